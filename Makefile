@@ -1,0 +1,33 @@
+# Two commands matter on a fresh machine:  `make demo`  and  `make test`  (see README).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test test-fast demo airflow bench chaos emulator clean
+
+$(STAMP): requirements.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==25.3"
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Everything: unit, contract, integration (emulator over HTTP + PostgreSQL), Airflow DAG tests.
+test: $(STAMP)
+	./tools/ensure_postgres.sh
+	@# pytest exits 5 when it collects nothing: say so instead of failing by accident.
+	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+# Only the tests that need neither Airflow nor PostgreSQL.
+test-fast: $(STAMP)
+	$(PY) -m pytest tests/unit tests/contract $(PYTEST_ARGS)
+
+emulator: $(STAMP)
+	$(PY) -m b24emu --port 8024 --token demo-token --plan standard --state var/portal.sqlite3
+
+clean:
+	rm -rf var .pytest_cache .hypothesis

@@ -1,0 +1,177 @@
+"""Plain data passed between the sync steps.
+
+Everything here is a frozen dataclass over JSON-friendly values so it can go to XCom or a
+staging table with ``to_dict()`` / ``from_dict()`` and be compared in tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class SourceReception:
+    """One IDENT reception joined with its patient, doctor, chair, branch and orders.
+
+    Datetimes are naive clinic-local time, exactly as IDENT stores them.
+    """
+
+    reception_id: int
+    patient_id: int | None
+    branch_id: int | None
+    branch_name: str | None = None
+    surname: str | None = None
+    name: str | None = None
+    patronymic: str | None = None
+    mobile_phone: str | None = None
+    card_number: str | None = None
+    guardian: str | None = None  # Patients.ParentSNP
+    doctor_name: str | None = None
+    doctor_speciality: str | None = None
+    chair_name: str | None = None
+    plan_start: datetime | None = None
+    plan_end: datetime | None = None
+    comment: str | None = None
+    patient_appeared: datetime | None = None
+    reception_started: datetime | None = None
+    reception_ended: datetime | None = None
+    check_issued: datetime | None = None
+    reception_canceled: datetime | None = None
+    cancel_reason: str | None = None
+    cancel_reason_comment: str | None = None
+    date_added: datetime | None = None
+    date_changed: datetime | None = None
+    services: tuple[str, ...] = ()
+    amount: Decimal | None = None
+
+    _DATETIMES = (
+        "plan_start", "plan_end", "patient_appeared", "reception_started", "reception_ended",
+        "check_issued", "reception_canceled", "date_added", "date_changed",
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, datetime):
+                v = v.isoformat()
+            elif isinstance(v, Decimal):
+                v = str(v)
+            elif isinstance(v, tuple):
+                v = list(v)
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SourceReception:
+        kw = dict(data)
+        for name in cls._DATETIMES:
+            kw[name] = _dt(kw.get(name))
+        kw["services"] = tuple(kw.get("services") or ())
+        kw["amount"] = Decimal(kw["amount"]) if kw.get("amount") is not None else None
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """What one reception should look like in Bitrix24, already mapped to field codes."""
+
+    ident_id: str  # F<branch>_<ReceptionID>, unique across branches
+    reception_id: int
+    branch_id: int
+    phone: str  # E.164, e.g. +79991234567
+    name: str
+    last_name: str
+    second_name: str
+    contact_fields: dict[str, Any]  # Bitrix24 contact fields except PHONE
+    deal_fields: dict[str, Any]  # Bitrix24 deal fields (mapped) except CONTACT_ID/STAGE_ID
+    stage_id: str
+    status: str  # planned|arrived|in_progress|finished|bill_issued|cancelled
+    comment: str  # timeline comment text, deterministic for the same source row
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.last_name, self.name, self.second_name) if p)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SyncRecord:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A source row that cannot be synced, with a reason an operator can act on."""
+
+    reception_id: int | None
+    ident_id: str | None
+    reason: str  # short machine-friendly code, e.g. "invalid_phone"
+    detail: str  # human sentence naming the value that was wrong (no secrets)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Rejection:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class FoundContact:
+    id: int
+    name: str
+    last_name: str
+    second_name: str
+    phones: tuple[str, ...]  # values exactly as stored on the portal
+
+
+@dataclass(frozen=True)
+class FoundDeal:
+    id: int
+    ident_id: str
+    stage_id: str
+    contact_id: int | None
+    fields: dict[str, Any]  # the mapped fields as the portal returned them
+
+
+@dataclass
+class LookupMap:
+    """What Bitrix24 already holds for one chunk. JSON-serialisable via to_dict()."""
+
+    contacts: dict[str, list[FoundContact]] = field(default_factory=dict)  # E.164 -> contacts
+    deals: dict[str, FoundDeal] = field(default_factory=dict)  # ident_id -> deal
+    duplicate_deals: dict[str, list[int]] = field(default_factory=dict)  # ident_id -> extra ids
+    requests: int = 0  # HTTP requests spent looking up
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "contacts": {
+                phone: [dataclasses.asdict(c) for c in found]
+                for phone, found in self.contacts.items()
+            },
+            "deals": {k: dataclasses.asdict(d) for k, d in self.deals.items()},
+            "duplicate_deals": self.duplicate_deals,
+            "requests": self.requests,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LookupMap:
+        return cls(
+            contacts={
+                phone: [FoundContact(**{**c, "phones": tuple(c["phones"])}) for c in found]
+                for phone, found in data.get("contacts", {}).items()
+            },
+            deals={k: FoundDeal(**d) for k, d in data.get("deals", {}).items()},
+            duplicate_deals={k: list(v) for k, v in data.get("duplicate_deals", {}).items()},
+            requests=int(data.get("requests", 0)),
+        )
