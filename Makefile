@@ -26,6 +26,16 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest tests/unit tests/contract $(PYTEST_ARGS)
 
+# The main job: emulator + demo IDENT database + `airflow dags test` per branch, with a summary.
+demo: $(STAMP)
+	./tools/ensure_postgres.sh
+	$(PY) tools/demo.py run
+
+# Airflow's UI with everything configured (scheduler, api-server, dag-processor, triggerer).
+airflow: $(STAMP)
+	./tools/ensure_postgres.sh
+	$(PY) tools/demo.py airflow
+
 emulator: $(STAMP)
 	$(PY) -m b24emu --port 8024 --token demo-token --plan standard --state var/portal.sqlite3
 

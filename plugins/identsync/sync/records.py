@@ -133,6 +133,7 @@ class FoundContact:
     last_name: str
     second_name: str
     phones: tuple[str, ...]  # values exactly as stored on the portal
+    fields: dict[str, Any] = field(default_factory=dict)  # mapped UF_* values as returned
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,10 @@ class LookupMap:
     contacts: dict[str, list[FoundContact]] = field(default_factory=dict)  # E.164 -> contacts
     deals: dict[str, FoundDeal] = field(default_factory=dict)  # ident_id -> deal
     duplicate_deals: dict[str, list[int]] = field(default_factory=dict)  # ident_id -> extra ids
+    # Contacts linked to found deals but not found by phone (the patient's phone changed).
+    deal_contacts: dict[int, FoundContact] = field(default_factory=dict)
+    # Stage ids the portal itself marks final (crm.status.list SEMANTICS S or F).
+    final_stages: list[str] = field(default_factory=list)
     requests: int = 0  # HTTP requests spent looking up
 
     def to_dict(self) -> dict[str, Any]:
@@ -161,6 +166,8 @@ class LookupMap:
             },
             "deals": {k: dataclasses.asdict(d) for k, d in self.deals.items()},
             "duplicate_deals": self.duplicate_deals,
+            "deal_contacts": {str(k): dataclasses.asdict(c) for k, c in self.deal_contacts.items()},
+            "final_stages": list(self.final_stages),
             "requests": self.requests,
         }
 
@@ -173,5 +180,10 @@ class LookupMap:
             },
             deals={k: FoundDeal(**d) for k, d in data.get("deals", {}).items()},
             duplicate_deals={k: list(v) for k, v in data.get("duplicate_deals", {}).items()},
+            deal_contacts={
+                int(k): FoundContact(**{**c, "phones": tuple(c["phones"])})
+                for k, c in data.get("deal_contacts", {}).items()
+            },
+            final_stages=list(data.get("final_stages", [])),
             requests=int(data.get("requests", 0)),
         )

@@ -1,0 +1,90 @@
+"""Keep concurrent runs from racing to create the same contact.
+
+Within one run, chunks never share a phone. Across runs they can: two branch DAGs may see
+the same patient, and a manual run may overlap a scheduled one. Before writing, an upsert
+holds a PostgreSQL advisory lock per phone (taken in sorted order, so no deadlocks; released
+by PostgreSQL itself if the task process dies), then asks whether any of its phones was
+written by someone else since its lookup was taken. If so it looks again before writing.
+
+Staleness is tracked with a sequence rather than timestamps, so worker clocks do not matter.
+"""
+
+from __future__ import annotations
+
+import zlib
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
+import psycopg2
+
+LOCK_NAMESPACE = 0x1D5B  # first key of the two-int advisory lock; the ledger uses its own
+
+_SCHEMA = """
+CREATE SEQUENCE IF NOT EXISTS identsync_phone_write_seq;
+CREATE TABLE IF NOT EXISTS identsync_phone_writes (
+    phone text PRIMARY KEY,
+    seq bigint NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+def _key(phone: str) -> int:
+    return zlib.crc32(phone.encode("utf-8")) - 2**31  # fits int4
+
+
+class PhoneGuard:
+    def __init__(self, dsn: str, *, lock_timeout_s: int = 600) -> None:
+        self._dsn = dsn
+        self._lock_timeout_s = int(lock_timeout_s)
+
+    def ensure_schema(self) -> None:
+        with psycopg2.connect(self._dsn) as conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_NAMESPACE,))
+            cur.execute(_SCHEMA)
+        conn.close()
+
+    def current_seq(self) -> int:
+        """Take this before a lookup; pass it to ``Held.stale_since`` when writing."""
+        conn = psycopg2.connect(self._dsn)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT coalesce(max(seq), 0) FROM identsync_phone_writes")
+                return int(cur.fetchone()[0])
+        finally:
+            conn.close()
+
+    @contextmanager
+    def hold(self, phones: Iterable[str]) -> Iterator[Held]:
+        conn = psycopg2.connect(self._dsn)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET lock_timeout = %s", (f"{self._lock_timeout_s}s",))
+                for key in sorted({_key(p) for p in phones}):
+                    cur.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_NAMESPACE, key))
+            yield Held(conn, sorted(set(phones)))
+        finally:
+            conn.close()  # closing the session releases every advisory lock it held
+
+
+class Held:
+    def __init__(self, conn: psycopg2.extensions.connection, phones: list[str]) -> None:
+        self._conn = conn
+        self.phones = phones
+
+    def stale_since(self, seq: int) -> bool:
+        with self._conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM identsync_phone_writes WHERE phone = ANY(%s) AND seq > %s"
+                        " LIMIT 1", (self.phones, seq))
+            return cur.fetchone() is not None
+
+    def touch(self) -> None:
+        """Mark the phones as written (call after a write batch, whatever its outcome)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO identsync_phone_writes (phone, seq) "
+                "SELECT p, nextval('identsync_phone_write_seq') FROM unnest(%s::text[]) AS p "
+                "ON CONFLICT (phone) DO UPDATE SET seq = EXCLUDED.seq, written_at = now()",
+                (self.phones,),
+            )

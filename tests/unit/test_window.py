@@ -1,0 +1,71 @@
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from identsync.sync.window import Window, WindowError, resolve_window
+
+TZ = ZoneInfo("Europe/Moscow")  # UTC+3, no DST
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+OV = timedelta(minutes=15)
+
+
+def test_scheduled_and_backfill_use_data_interval_with_overlap():
+    s = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV, interval_start=s,
+                       interval_end=s + timedelta(hours=1), watermark=NOW)
+    assert (w.start, w.end, w.source) == (s - OV, s + timedelta(hours=1), "interval")
+
+
+def test_zero_width_interval_is_not_a_window():
+    s = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV, interval_start=s, interval_end=s)
+    assert w.source == "first-run"
+
+
+def test_manual_dates_are_whole_clinic_days():
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV, date_from="2026-11-20", date_to="2026-11-22")
+    assert w.start == datetime(2026, 11, 19, 21, 0, tzinfo=timezone.utc)  # 00:00 MSK
+    assert w.end == datetime(2026, 11, 22, 21, 0, tzinfo=timezone.utc)  # end of 22nd MSK
+    assert w.source == "params"
+    assert w.local_naive(TZ) == (datetime(2026, 11, 20), datetime(2026, 11, 23))
+
+
+def test_manual_params_win_over_interval_and_accept_datetimes_and_dates():
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV, date_from=date(2026, 11, 1),
+                       date_to="2026-11-01T12:30:00+03:00",
+                       interval_start=NOW - timedelta(hours=1), interval_end=NOW)
+    assert w.end == datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)
+    assert w.source == "params"
+
+
+def test_manual_only_from_runs_until_now():
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV, date_from="2026-11-23")
+    assert w.end == NOW
+
+
+def test_manual_without_dates_continues_from_watermark():
+    wm = NOW - timedelta(hours=3)
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV, watermark=wm)
+    assert (w.start, w.end, w.source) == (wm - OV, NOW, "watermark")
+
+
+def test_first_run_without_watermark_looks_back_a_day():
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV)
+    assert w.end - w.start == timedelta(days=1) and w.source == "first-run"
+
+
+@pytest.mark.parametrize("kw, name", [
+    ({"date_from": "yesterday"}, "date_from"),
+    ({"date_to": "2026-11-20"}, "date_from"),
+    ({"date_from": "2026-11-21", "date_to": "2026-11-20"}, "date_to"),
+])
+def test_bad_params_name_the_param(kw, name):
+    with pytest.raises(WindowError) as e:
+        resolve_window(tz=TZ, now=NOW, overlap=OV, **kw)
+    assert str(e.value).startswith(name)
+
+
+def test_window_round_trips():
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV)
+    assert Window.from_dict(w.to_dict()) == w

@@ -1,0 +1,305 @@
+#!/usr/bin/env python
+"""The demo: a generated clinic synced into the local Bitrix24 emulator through Airflow.
+
+    python tools/demo.py run        # what `make demo` calls; run it twice: the 2nd writes nothing
+    python tools/demo.py airflow    # `make airflow`: airflow standalone, everything configured
+    python tools/demo.py env        # print the environment (source it to use the airflow CLI)
+    python tools/demo.py stop       # stop the background emulator
+
+Everything lives under var/ (emulator state, IDENT demo database, AIRFLOW_HOME). The sync
+state goes to the PostgreSQL database `identsync_demo` on $PGHOST:$PGPORT (default
+127.0.0.1:5432), created if missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VAR = ROOT / "var"
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT / "plugins"))
+sys.path.insert(0, str(ROOT))
+
+EMU_PORT = int(os.environ.get("DEMO_EMULATOR_PORT", "8024"))
+EMU_TOKEN = "demo-webhook-token"  # a sandbox token for the local emulator, not a secret
+PG_HOST = os.environ.get("PGHOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("PGPORT", "5432"))
+PG_USER = os.environ.get("PGUSER", "postgres")
+STATE_DB = "identsync_demo"
+IDENT_DB = VAR / "ident_demo.sqlite3"
+DEMO_DAYS = 3
+DEMO_RECEPTIONS = int(os.environ.get("DEMO_RECEPTIONS", "300"))
+
+
+def say(msg: str) -> None:
+    print(f"==> {msg}", flush=True)
+
+
+def demo_dates() -> tuple[date, date]:
+    """The demo clinic's days: yesterday, today and tomorrow (stable within a day)."""
+    meta = VAR / "ident_demo.json"
+    if meta.exists():
+        d = json.loads(meta.read_text())
+        return date.fromisoformat(d["start"]), date.fromisoformat(d["end"])
+    start = date.today() - timedelta(days=1)
+    return start, start + timedelta(days=DEMO_DAYS - 1)
+
+
+def airflow_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "AIRFLOW_HOME": str(VAR / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        # Connections as JSON env vars: the webhook token sits in `password`, which Airflow
+        # masks in task logs; the client never logs it either.
+        "AIRFLOW_CONN_BITRIX24_DEFAULT": json.dumps({
+            "conn_type": "http", "host": f"http://127.0.0.1:{EMU_PORT}", "login": "1",
+            "password": EMU_TOKEN, "extra": {"plan": "standard"}}),
+        "AIRFLOW_CONN_IDENT_DB": json.dumps({"conn_type": "sqlite", "host": str(IDENT_DB)}),
+        "AIRFLOW_CONN_IDENTSYNC_STATE": json.dumps({
+            "conn_type": "postgres", "host": PG_HOST, "port": PG_PORT, "login": PG_USER,
+            "schema": STATE_DB}),
+    })
+    return env
+
+
+def state_dsn() -> str:
+    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{STATE_DB}"
+
+
+# -- services --------------------------------------------------------------------------------
+
+def ensure_state_db() -> None:
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres",
+                                connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        sys.exit(f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT} ({exc}).\n"
+                 "Start it (Debian: pg_ctlcluster 15 main start) or set PGHOST/PGPORT/PGUSER.")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (STATE_DB,))
+        if not cur.fetchone():
+            cur.execute(f'CREATE DATABASE "{STATE_DB}"')
+            say(f"created PostgreSQL database {STATE_DB} for the sync state")
+    conn.close()
+
+
+def emulator_url(path: str) -> str:
+    return f"http://127.0.0.1:{EMU_PORT}{path}"
+
+
+def emulator_up() -> bool:
+    try:
+        with urllib.request.urlopen(emulator_url("/_emu/stats"), timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def start_emulator() -> None:
+    if emulator_up():
+        say(f"Bitrix24 emulator already running on :{EMU_PORT}")
+        return
+    VAR.mkdir(exist_ok=True)
+    log = open(VAR / "emulator.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "b24emu", "--port", str(EMU_PORT), "--token", EMU_TOKEN,
+         "--plan", "standard", "--state", str(VAR / "portal.sqlite3")],
+        cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
+    (VAR / "emulator.pid").write_text(str(proc.pid))
+    for _ in range(100):
+        if emulator_up():
+            say(f"started Bitrix24 emulator on :{EMU_PORT} (state var/portal.sqlite3, "
+                f"log var/emulator.log, pid {proc.pid})")
+            return
+        if proc.poll() is not None:
+            sys.exit("the emulator exited at start; see var/emulator.log")
+        time.sleep(0.1)
+    sys.exit("the emulator did not answer within 10 s; see var/emulator.log")
+
+
+def stop_emulator() -> None:
+    pid_file = VAR / "emulator.pid"
+    if pid_file.exists():
+        try:
+            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+            say("stopped the emulator")
+        except ProcessLookupError:
+            pass
+        pid_file.unlink()
+
+
+def emulator_stats() -> dict:
+    with urllib.request.urlopen(emulator_url("/_emu/stats"), timeout=5) as r:
+        return json.loads(r.read())
+
+
+def ensure_ident_db() -> None:
+    if IDENT_DB.exists():
+        return
+    import sqlalchemy as sa
+
+    from identsync.ident.demo import create_schema, generate_clinic
+
+    start, end = demo_dates()
+    engine = sa.create_engine(f"sqlite:///{IDENT_DB}")
+    create_schema(engine)
+    generate_clinic(engine, seed=1, receptions=DEMO_RECEPTIONS, patients=DEMO_RECEPTIONS // 2,
+                    start=start, days=DEMO_DAYS, now=datetime.now().replace(microsecond=0))
+    (VAR / "ident_demo.json").write_text(json.dumps({"start": start.isoformat(),
+                                                     "end": end.isoformat()}))
+    say(f"generated IDENT demo database var/{IDENT_DB.name}: {DEMO_RECEPTIONS} receptions, "
+        f"{start} .. {end}")
+
+
+def setup_portal() -> None:
+    from tools.setup_portal import ensure_fields  # noqa: PLC0415
+    from identsync.bitrix24.client import Bitrix24Client
+    from identsync.settings import load_config
+
+    cfg = load_config()
+    client = Bitrix24Client(f"http://127.0.0.1:{EMU_PORT}/rest/1/{EMU_TOKEN}/", plan="standard")
+    added, _ = ensure_fields(client, "deal", cfg.deal_fields)
+    if added:
+        say(f"created {len(added)} deal fields on the portal: {', '.join(added)}")
+
+
+def airflow(*args: str, env: dict[str, str], check: bool = True,
+            capture: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "airflow"), *args], env=env, cwd=ROOT, check=check,
+                          text=True, capture_output=capture)
+
+
+def ensure_airflow_db(env: dict[str, str]) -> None:
+    home = VAR / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    marker = home / ".migrated"
+    if not marker.exists():
+        say("initialising Airflow's metadata database (SQLite under var/airflow)")
+        airflow("db", "migrate", env=env, capture=True)
+        marker.touch()
+    from identsync.settings import load_config
+
+    cfg = load_config()
+    slots = "2" if cfg.portal_plan == "standard" else "4"
+    airflow("pools", "set", cfg.pool, slots, "Bitrix24 portal requests", env=env, capture=True)
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+def cmd_run() -> int:
+    from identsync.dagtasks import format_summary
+    from identsync.settings import load_config
+    from identsync.sync.state import StateStore
+
+    ensure_state_db()
+    start_emulator()
+    setup_portal()
+    ensure_ident_db()
+    env = airflow_env()
+    ensure_airflow_db(env)
+    start, end = demo_dates()
+    cfg = load_config()
+    before = emulator_stats()
+    conf = json.dumps({"date_from": start.isoformat(), "date_to": end.isoformat()})
+    store = StateStore(state_dsn())
+    store.ensure_schema()
+    failed = []
+    for branch in cfg.branches:
+        dag_id = f"ident_to_bitrix24_branch_{branch.id}"
+        say(f"airflow dags test {dag_id} -c '{conf}'   (branch {branch.name})")
+        t0 = time.monotonic()
+        proc = airflow("dags", "test", dag_id, "-c", conf, env=env, check=False, capture=True)
+        (VAR / f"dags_test_{dag_id}.log").write_text(proc.stdout + proc.stderr)
+        runs = store.last_runs(dag_id, 1)
+        if proc.returncode != 0 or not runs:
+            failed.append(dag_id)
+            print(f"    FAILED (exit {proc.returncode}); log: var/dags_test_{dag_id}.log")
+            print("\n".join((proc.stdout + proc.stderr).splitlines()[-30:]))
+            continue
+        summary = runs[0]["summary"] if "summary" in runs[0] else runs[0]
+        print(f"    done in {time.monotonic() - t0:.0f}s; log: var/dags_test_{dag_id}.log")
+        print("    " + format_summary(summary).replace("\n", "\n    "))
+    after = emulator_stats()
+    print_portal_traffic(before, after)
+    if failed:
+        return 1
+    say("run `make demo` again: the second run finds everything in place and writes nothing")
+    return 0
+
+
+def print_portal_traffic(before: dict, after: dict) -> None:
+    def delta(key: str) -> dict:
+        b, a = before.get(key, {}) or {}, after.get(key, {}) or {}
+        if isinstance(a, dict):
+            return {k: v - b.get(k, 0) for k, v in a.items() if v - b.get(k, 0)}
+        return a - (b or 0)
+
+    http = after.get("http_requests", 0) - before.get("http_requests", 0)
+    say(f"emulator saw {http} HTTP requests during this demo run")
+    for key in ("commands", "by_method", "methods"):
+        if key in after and isinstance(after[key], dict):
+            for method, n in sorted(delta(key).items()):
+                print(f"    {method:32s} {n}")
+            break
+    writes = sum(n for m, n in (delta("by_method") or delta("methods") or {}).items()
+                 if isinstance(n, int) and m.rsplit(".", 1)[-1] in ("add", "update"))
+    say(f"writes (add/update commands) in this run: {writes}")
+
+
+def cmd_airflow() -> int:
+    ensure_state_db()
+    start_emulator()
+    setup_portal()
+    ensure_ident_db()
+    env = airflow_env()
+    ensure_airflow_db(env)
+    port = os.environ.get("AIRFLOW_PORT", "8080")
+    env["AIRFLOW__API__PORT"] = port
+    env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://localhost:{port}/execution/"
+    start, end = demo_dates()
+    say(f"starting airflow standalone on http://localhost:{port} (Ctrl-C stops it). The login "
+        f"is printed below and kept in var/airflow/simple_auth_manager_passwords.json.generated")
+    say(f"demo data covers {start} .. {end}: trigger a DAG with date_from/date_to, or a backfill:"
+        f" airflow backfill create --dag-id ident_to_bitrix24_branch_1 --from-date {start} "
+        f"--to-date {end}   (after `eval $(python tools/demo.py env)`)")
+    os.execve(str(BIN / "airflow"), [str(BIN / "airflow"), "standalone"], env)
+
+
+def cmd_env() -> int:
+    env = airflow_env()
+    for key in sorted(env):
+        if key.startswith(("AIRFLOW", "PYTHONPATH")):
+            print(f"export {key}={json.dumps(env[key])}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="IDENT -> Bitrix24 demo")
+    ap.add_argument("command", choices=["run", "airflow", "env", "stop"])
+    args = ap.parse_args(argv)
+    return {"run": cmd_run, "airflow": cmd_airflow, "env": cmd_env,
+            "stop": lambda: (stop_emulator(), 0)[1]}[args.command]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
