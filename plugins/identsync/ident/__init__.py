@@ -1,0 +1,1 @@
+"""The IDENT (SQL Server) side: schema, windowed extract, demo clinic generator."""
