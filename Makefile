@@ -37,7 +37,7 @@ airflow: $(STAMP)
 	$(PY) tools/demo.py airflow
 
 emulator: $(STAMP)
-	$(PY) -m b24emu --port 8024 --token demo-token --plan standard --state var/portal.sqlite3
+	$(PY) -m b24emu --port 8024 --token demo-webhook-token --plan standard --state var/portal.sqlite3
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

@@ -1,0 +1,353 @@
+"""docker-compose.yaml, Dockerfile and airflow-init checked against what the sync needs.
+
+No Docker here: the YAML is parsed with PyYAML (which resolves the anchors and `<<` merges
+as Compose does) and `${VAR:-default}` is interpolated with the defaults, i.e. the values a
+user without a .env gets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from identsync.sync.config import SyncConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yaml"
+DOCKERFILE = ROOT / "Dockerfile"
+INIT_SCRIPT = ROOT / "tools" / "compose_init.sh"
+
+AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+                    "airflow-worker", "airflow-triggerer")
+REQUIRED = ("postgres", "redis", "airflow-init", "bitrix24-emulator", "ident-demo",
+            *AIRFLOW_SERVICES)
+
+
+# -- Compose interpolation (the subset the file uses) ------------------------------------------
+
+def _closing_brace(text: str, start: int) -> int:
+    """Index of the `}` closing the `${` whose body starts at ``start`` (nesting allowed)."""
+    depth = 1
+    i = start
+    while i < len(text):
+        if text.startswith("${", i):
+            depth += 1
+            i += 2
+            continue
+        if text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise ValueError(f"unclosed ${{ in {text!r}")
+
+
+def interpolate(text: str, env: dict[str, str] | None = None) -> str:
+    """`$$` -> `$`, `${VAR}`, `${VAR:-default}` / `${VAR-default}` with nested defaults."""
+    env = env or {}
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith("$$", i):
+            out.append("$")
+            i += 2
+        elif text.startswith("${", i):
+            end = _closing_brace(text, i + 2)
+            body = text[i + 2:end]
+            m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)(.*))?", body, re.S)
+            assert m, f"unsupported interpolation ${{{body}}}"
+            name, op, default = m.groups()
+            value = env.get(name)
+            if op == ":-" and not value or op == "-" and value is None:
+                value = interpolate(default, env)
+            out.append(value or "")
+            i = end + 1
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def defaults_in(text: str) -> dict[str, str]:
+    """Every `${VAR:-default}` in ``text``: variable -> its (uninterpolated) default."""
+    found: dict[str, str] = {}
+    for m in re.finditer(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*):?-", text):
+        end = _closing_brace(text, m.start() + 2)
+        found[m.group(1)] = text[m.end():end]
+    return found
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, Any]:
+    return compose["services"]
+
+
+@pytest.fixture(scope="module")
+def common(compose: dict[str, Any]) -> dict[str, Any]:
+    return compose["x-airflow-common"]
+
+
+@pytest.fixture(scope="module")
+def env(common: dict[str, Any]) -> dict[str, str]:
+    """The common Airflow environment as a user without .env gets it."""
+    return {k: interpolate(str(v)) for k, v in common["environment"].items()}
+
+
+@pytest.fixture(scope="module")
+def cfg() -> SyncConfig:
+    return SyncConfig.from_file(ROOT / "dags" / "identsync.json")
+
+
+def conn(env: dict[str, str], conn_id: str) -> dict[str, Any]:
+    key = f"AIRFLOW_CONN_{conn_id.upper()}"
+    assert key in env, f"{key} missing from x-airflow-common environment"
+    return json.loads(env[key])
+
+
+def mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> source of a service's short-syntax volumes."""
+    result = {}
+    for spec in service.get("volumes", []):
+        parts = spec.split(":")
+        result[parts[1]] = parts[0]
+    return result
+
+
+def command_args(service: dict[str, Any]) -> list[str]:
+    cmd = service["command"]
+    return [interpolate(str(a)) for a in (cmd if isinstance(cmd, list) else cmd.split())]
+
+
+def flag(args: list[str], name: str) -> str:
+    assert name in args, f"{name} missing from {args}"
+    return args[args.index(name) + 1]
+
+
+# -- services and the shared anchor ------------------------------------------------------------
+
+def test_required_services_exist(services: dict[str, Any]) -> None:
+    missing = [s for s in REQUIRED if s not in services]
+    assert not missing
+
+
+def test_postgres_is_16_and_backends_have_healthchecks(services: dict[str, Any]) -> None:
+    assert services["postgres"]["image"] == "postgres:16"
+    for name in ("postgres", "redis"):
+        assert services[name]["healthcheck"]["test"]
+
+
+@pytest.mark.parametrize("name", [*AIRFLOW_SERVICES, "airflow-init"])
+def test_airflow_services_use_common_image_and_env(
+    name: str, services: dict[str, Any], common: dict[str, Any]
+) -> None:
+    svc = services[name]
+    assert svc["image"] == common["image"]
+    assert svc["build"] == common["build"]
+    env = svc["environment"]
+    differing = {k for k, v in common["environment"].items() if env.get(k) != v}
+    assert not differing, f"{name} overrides or lacks common env {sorted(differing)}"
+
+
+def test_image_is_built_from_our_dockerfile(common: dict[str, Any],
+                                            services: dict[str, Any]) -> None:
+    assert common["build"] in (".", {"context": "."})
+    # The demo services run the same image (they need its Python packages, not Airflow's env).
+    for name in ("bitrix24-emulator", "ident-demo"):
+        assert services[name]["image"] == common["image"]
+
+
+@pytest.mark.parametrize("name", AIRFLOW_SERVICES)
+def test_airflow_services_wait_for_init_and_healthy_backends(
+    name: str, services: dict[str, Any]
+) -> None:
+    deps = services[name]["depends_on"]
+    assert deps["airflow-init"]["condition"] == "service_completed_successfully"
+    assert deps["postgres"]["condition"] == "service_healthy"
+    assert deps["redis"]["condition"] == "service_healthy"
+
+
+def test_jwt_secret_and_execution_api_url_shared(
+    env: dict[str, str], services: dict[str, Any]
+) -> None:
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"], "an empty secret differs per process"
+    url = urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
+    assert url.hostname == "airflow-apiserver" and url.hostname in services
+    assert url.path == "/execution/"
+    published = [str(p).rsplit(":", 1)[-1] for p in services["airflow-apiserver"]["ports"]]
+    assert str(url.port) in published
+    assert services["airflow-apiserver"]["command"] == "api-server"
+
+
+def test_celery_executor_with_redis_broker(env: dict[str, str],
+                                           services: dict[str, Any]) -> None:
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
+    assert broker.scheme == "redis" and broker.hostname == "redis"
+    assert urlsplit(env["AIRFLOW__CELERY__RESULT_BACKEND"]).hostname == "postgres"
+    assert urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).hostname == "postgres"
+    assert services["airflow-worker"]["command"] == "celery worker"
+
+
+def test_no_examples_and_config_path(env: dict[str, str]) -> None:
+    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"].lower() == "false"
+    assert env["IDENTSYNC_CONFIG"] == "/opt/airflow/dags/identsync.json"
+    assert "/opt/airflow/plugins" in env["PYTHONPATH"].split(":")
+
+
+@pytest.mark.parametrize("name", [*AIRFLOW_SERVICES, "airflow-init"])
+def test_airflow_mounts(name: str, services: dict[str, Any]) -> None:
+    m = mounts(services[name])
+    for folder in ("dags", "plugins", "logs", "config"):
+        assert m.get(f"/opt/airflow/{folder}") == f"./{folder}"
+
+
+# -- the sync's connections, pool and demo services --------------------------------------------
+
+def test_connections_match_config(env: dict[str, str], cfg: SyncConfig) -> None:
+    assert conn(env, cfg.bitrix24_conn_id)["conn_type"] == "http"
+    assert conn(env, cfg.ident_conn_id)["conn_type"] in ("sqlite", "mssql")
+    assert conn(env, cfg.state_conn_id)["conn_type"] == "postgres"
+
+
+def test_emulator_serves_what_the_bitrix24_connection_uses(
+    env: dict[str, str], services: dict[str, Any], cfg: SyncConfig
+) -> None:
+    emu = services["bitrix24-emulator"]
+    args = command_args(emu)
+    assert args[args.index("-m") + 1] == "b24emu"
+    assert flag(args, "--host") == "0.0.0.0"
+    b24 = conn(env, cfg.bitrix24_conn_id)
+    host = urlsplit(b24["host"])
+    assert host.hostname == "bitrix24-emulator"
+    assert str(host.port) == flag(args, "--port")
+    assert b24["password"] == flag(args, "--token")
+    assert b24["login"].isdigit()
+    assert flag(args, "--plan") == cfg.portal_plan
+    probe = " ".join(emu["healthcheck"]["test"])
+    assert f"localhost:{host.port}/_emu/stats" in probe
+    assert mounts(emu)["/opt/airflow/b24emu"] == "./b24emu"
+    assert "/opt/airflow" in emu["environment"]["PYTHONPATH"].split(":")
+
+
+def test_ident_demo_writes_the_database_the_connection_reads(
+    env: dict[str, str], services: dict[str, Any], cfg: SyncConfig
+) -> None:
+    ident = conn(env, cfg.ident_conn_id)
+    assert ident["conn_type"] == "sqlite"
+    script = " ".join(command_args(services["ident-demo"]))
+    assert "-m identsync.ident.demo create" in script
+    assert f"--url sqlite:///{ident['host']}" in script
+    assert '[ -s "$db" ]' in script and f"db={ident['host']}" in script
+    # The file lives on a volume both the generator and the workers mount.
+    folder = str(Path(ident["host"]).parent)
+    assert mounts(services["ident-demo"])[folder] == mounts(services["airflow-worker"])[folder]
+    assert not mounts(services["airflow-worker"])[folder].startswith(".")
+
+
+def test_state_database_is_created_by_init(env: dict[str, str], services: dict[str, Any],
+                                           cfg: SyncConfig) -> None:
+    state = conn(env, cfg.state_conn_id)
+    assert state["host"] == "postgres"
+    init_env = services["airflow-init"]["environment"]
+    assert init_env["IDENTSYNC_STATE_DB"] == state["schema"]
+    assert 'CREATE DATABASE "{name}"' in INIT_SCRIPT.read_text(encoding="utf-8")
+
+
+def test_init_creates_the_configured_pool(services: dict[str, Any], cfg: SyncConfig) -> None:
+    init = services["airflow-init"]
+    init_env = init["environment"]
+    assert init_env["IDENTSYNC_POOL"] == cfg.pool
+    assert int(init_env["IDENTSYNC_POOL_SLOTS"]) == (2 if cfg.portal_plan == "standard" else 4)
+    script = INIT_SCRIPT.read_text(encoding="utf-8")
+    assert 'airflow pools set "${IDENTSYNC_POOL}" "${IDENTSYNC_POOL_SLOTS}"' in script
+    target = command_args(init)[-1]
+    assert mounts(init)[target] == "./tools/compose_init.sh"
+    assert init_env["_AIRFLOW_DB_MIGRATE"] == "true"
+    assert init_env["_AIRFLOW_WWW_USER_CREATE"] == "true"
+
+
+def test_init_script_is_valid_bash() -> None:
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash not installed")
+    proc = subprocess.run([bash, "-n", str(INIT_SCRIPT)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_every_service_is_healthchecked_or_one_shot(services: dict[str, Any]) -> None:
+    awaited = {dep for svc in services.values()
+               for dep, spec in (svc.get("depends_on") or {}).items()
+               if spec.get("condition") == "service_completed_successfully"}
+    for name, svc in services.items():
+        if "healthcheck" in svc:
+            assert svc["healthcheck"]["test"], name
+        else:
+            assert name in awaited, f"{name}: no healthcheck and nobody waits for it to finish"
+            assert svc.get("restart", "no") == "no", f"one-shot {name} must not restart"
+
+
+# -- secrets -----------------------------------------------------------------------------------
+
+WEBHOOK = re.compile(r"https?://[^\s\"'/]*\.bitrix24\.[a-z.]+/rest/", re.I)
+
+
+@pytest.mark.parametrize("path", [COMPOSE, DOCKERFILE, INIT_SCRIPT, ROOT / ".dockerignore"],
+                         ids=lambda p: p.name)
+def test_no_real_webhook_in_deployment_files(path: Path) -> None:
+    assert not WEBHOOK.search(path.read_text(encoding="utf-8"))
+
+
+def test_webhook_pattern_catches_a_webhook() -> None:
+    assert WEBHOOK.search('"host": "https://clinic.bitrix24.ru/rest/1/abc/"')
+
+
+def test_secret_defaults_are_demo_values() -> None:
+    defaults = defaults_in(COMPOSE.read_text(encoding="utf-8"))
+    secrets = {k: v for k, v in defaults.items() if re.search(r"TOKEN|SECRET|PASSWORD|KEY", k)}
+    assert {"BITRIX24_DEMO_TOKEN", "AIRFLOW__API_AUTH__JWT_SECRET"} <= set(secrets)
+    for name, default in secrets.items():
+        value = interpolate(default)
+        assert value in ("", "airflow") or "demo" in value, f"{name} default {value!r}"
+
+
+def test_interpolation_helper() -> None:
+    assert interpolate("${A:-${B:-x}}/$${H}") == "x/${H}"
+    assert interpolate("${A:-${B:-x}}", {"B": "b"}) == "b"
+    assert interpolate("${A:-d}", {"A": "a"}) == "a"
+
+
+# -- the image ---------------------------------------------------------------------------------
+
+def test_dockerfile_base_matches_pinned_airflow() -> None:
+    from_tag = re.search(r"^FROM\s+apache/airflow:(\S+)-python3\.11\s*$",
+                         DOCKERFILE.read_text(encoding="utf-8"), re.M)
+    pinned = re.search(r"^apache-airflow==(\S+)\s*$",
+                       (ROOT / "requirements.txt").read_text(encoding="utf-8"), re.M)
+    assert from_tag and pinned
+    assert from_tag.group(1) == pinned.group(1)
+
+
+def test_image_holds_no_project_code() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    copied = [line.split()[1:-1] for line in text.splitlines()
+              if line.startswith(("COPY", "ADD"))]
+    sources = {s for args in copied for s in args if not s.startswith("--")}
+    assert sources == {"requirements.txt", "constraints.txt"}
+    assert "-c /tmp/identsync/constraints.txt" in text
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    assert ignore[ignore.index("*"):] == ["*", "!requirements.txt", "!constraints.txt"]
