@@ -27,8 +27,8 @@ CONFIG = load_config()  # a bad key fails the import with a message naming it
 
 DEFAULT_ARGS = {
     "owner": "identsync",
-    "retries": 3,
-    "retry_delay": timedelta(seconds=30),
+    "retries": CONFIG.retries,
+    "retry_delay": timedelta(seconds=CONFIG.retry_delay_seconds),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=10),
 }

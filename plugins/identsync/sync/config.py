@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "bitrix24_conn_id": "bitrix24_default",
     "state_conn_id": "identsync_state",
     "pool": "bitrix24",
+    "retries": 3,
+    "retry_delay_seconds": 30,
     "deal_fields": {
         "ident_id": "UF_CRM_IDENT_ID",
         "start": "UF_CRM_IDENT_START",
@@ -94,6 +96,8 @@ class SyncConfig:
     bitrix24_conn_id: str = DEFAULTS["bitrix24_conn_id"]
     state_conn_id: str = DEFAULTS["state_conn_id"]
     pool: str = DEFAULTS["pool"]
+    retries: int = DEFAULTS["retries"]
+    retry_delay_seconds: int = DEFAULTS["retry_delay_seconds"]
     deal_fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULTS["deal_fields"]))
     contact_fields: dict[str, str] = field(
         default_factory=lambda: dict(DEFAULTS["contact_fields"])
@@ -183,6 +187,10 @@ def _validate(raw: dict[str, Any]) -> SyncConfig:
           "category_id", "must be a non-negative integer")
     _need(isinstance(merged["overlap_minutes"], int) and 0 <= merged["overlap_minutes"] <= 1440,
           "overlap_minutes", "must be an integer from 0 to 1440")
+    _need(isinstance(merged["retries"], int) and 0 <= merged["retries"] <= 20, "retries",
+          "must be an integer from 0 to 20")
+    _need(isinstance(merged["retry_delay_seconds"], int) and 0 <= merged["retry_delay_seconds"]
+          <= 3600, "retry_delay_seconds", "must be an integer from 0 to 3600")
     _need(merged["portal_plan"] in ("standard", "enterprise"), "portal_plan",
           "must be 'standard' or 'enterprise'")
     for key in ("currency", "contact_type", "phone_value_type", "schedule", "ident_conn_id",
@@ -232,6 +240,8 @@ def _validate(raw: dict[str, Any]) -> SyncConfig:
         bitrix24_conn_id=merged["bitrix24_conn_id"],
         state_conn_id=merged["state_conn_id"],
         pool=merged["pool"],
+        retries=merged["retries"],
+        retry_delay_seconds=merged["retry_delay_seconds"],
         deal_fields=dict(merged["deal_fields"]),
         contact_fields=dict(merged["contact_fields"]),
         stage_map=dict(sm),
