@@ -82,16 +82,18 @@ def extract_receptions(branch_id: int) -> dict[str, Any]:
     """Resolve the run's window and stage every reception changed in it."""
     from identsync.hooks.connections import ident_engine
     from identsync.ident.extract import extract_receptions as extract
-    from identsync.sync.window import resolve_window
+    from identsync.sync.window import interval_applies, resolve_window
 
     ctx = _ctx()
     cfg = load_config()
     store = _state(cfg)
     params = ctx.get("params") or {}
+    use_interval = interval_applies(ctx["dag_run"].run_type)
     window = resolve_window(
         tz=cfg.tz, now=datetime.now(timezone.utc),
         overlap=timedelta(minutes=cfg.overlap_minutes),
-        interval_start=ctx.get("data_interval_start"), interval_end=ctx.get("data_interval_end"),
+        interval_start=ctx.get("data_interval_start") if use_interval else None,
+        interval_end=ctx.get("data_interval_end") if use_interval else None,
         date_from=params.get("date_from"), date_to=params.get("date_to"),
         watermark=store.get_watermark(_pipeline(ctx)),
     )
@@ -99,8 +101,11 @@ def extract_receptions(branch_id: int) -> dict[str, Any]:
     log.info("window %s .. %s UTC (%s), clinic time %s .. %s, branch %s", window.start,
              window.end, window.source, start_local, end_local, branch_id)
     t0 = time.monotonic()
+    # The first configured branch also reports receptions no branch DAG would see.
+    orphans = [b.id for b in cfg.branches] if cfg.branches[0].id == branch_id else None
     rows = [r.to_dict() for r in extract(ident_engine(cfg.ident_conn_id), start_local,
-                                         end_local, branch_id=branch_id)]
+                                         end_local, branch_id=branch_id,
+                                         unassigned_except=orphans)]
     run_key = _run_key(ctx)
     store.delete_run(run_key)  # a retried extract starts clean
     pages = [rows[i:i + RAW_PAGE] for i in range(0, len(rows), RAW_PAGE)]
@@ -125,6 +130,8 @@ def transform(extracted: dict[str, Any]) -> list[dict[str, Any]]:
             for page in range(extracted["raw_pages"])
             for d in store.get_chunk(run_key + "#raw", page)]
     records, rejections = transform_all(rows, cfg)
+    records, foreign = split_foreign_branches(records, extracted["branch_id"], cfg)
+    rejections = rejections + foreign
     if rejections:
         by_id = {r.reception_id: r.to_dict() for r in rows}
         store.record_rejections(_pipeline(ctx), ctx["run_id"], rejections,
@@ -146,6 +153,23 @@ def transform(extracted: dict[str, Any]) -> list[dict[str, Any]]:
     log.info("%d records in %d chunks (chunk size %d), %d rejected", len(records), len(chunks),
              cfg.chunk_size, len(rejections))
     return refs
+
+
+def split_foreign_branches(records: list, branch_id: int, cfg: SyncConfig):
+    """Records of branches missing from the configuration become rejections."""
+    from identsync.sync.records import Rejection
+
+    configured = {b.id for b in cfg.branches}
+    keep, rejected = [], []
+    for r in records:
+        if r.branch_id == branch_id:
+            keep.append(r)
+        elif r.branch_id not in configured:
+            rejected.append(Rejection(
+                reception_id=r.reception_id, ident_id=r.ident_id, reason="unconfigured_branch",
+                detail=f"{r.ident_id}: IDENT branch {r.branch_id} is not in the configuration "
+                       "(add it to branches to sync it)"))
+    return keep, rejected
 
 
 def batch_lookup(chunk: dict[str, Any]) -> dict[str, Any]:

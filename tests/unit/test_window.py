@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from identsync.sync.window import Window, WindowError, resolve_window
+from identsync.sync.window import Window, WindowError, interval_applies, resolve_window
 
 TZ = ZoneInfo("Europe/Moscow")  # UTC+3, no DST
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -69,3 +69,12 @@ def test_bad_params_name_the_param(kw, name):
 def test_window_round_trips():
     w = resolve_window(tz=TZ, now=NOW, overlap=OV)
     assert Window.from_dict(w.to_dict()) == w
+
+
+def test_only_scheduled_and_backfill_runs_use_their_interval():
+    from airflow.utils.types import DagRunType
+
+    assert interval_applies(DagRunType.SCHEDULED) and interval_applies(DagRunType.BACKFILL_JOB)
+    assert interval_applies("scheduled") and interval_applies("backfill")
+    assert not interval_applies(DagRunType.MANUAL) and not interval_applies("manual")
+    assert not interval_applies(DagRunType.ASSET_TRIGGERED)

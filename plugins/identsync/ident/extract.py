@@ -11,7 +11,7 @@ specialities) are read once per call. Every value is a bound parameter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -82,6 +82,7 @@ def build_page_query(
     after_id: int,
     page_size: int,
     branch_id: int | None = None,
+    unassigned_except: Sequence[int] | None = None,
 ) -> Select:
     """The page query: changed receptions with ID > after_id, ordered by ID, at most page_size."""
     branch_expr = branch_expression()
@@ -125,7 +126,12 @@ def build_page_query(
         .order_by(_R.c.ID)
         .limit(page_size)
     )
-    if branch_id is not None:
+    if branch_id is not None and unassigned_except is not None:
+        # Also the receptions no configured branch would pick up (no branch, or a branch
+        # missing from the configuration), so they are reported instead of silently skipped.
+        q = q.where(or_(branch_expr == branch_id, branch_expr.is_(None),
+                        branch_expr.not_in(list(unassigned_except))))
+    elif branch_id is not None:
         q = q.where(branch_expr == branch_id)
     return q
 
@@ -198,14 +204,16 @@ def _join_name(*parts: str | None) -> str | None:
 
 
 def _pages(
-    conn: Connection, start: datetime, end: datetime, branch_id: int | None, page_size: int
+    conn: Connection, start: datetime, end: datetime, branch_id: int | None, page_size: int,
+    unassigned_except: Sequence[int] | None = None,
 ) -> Iterator[SourceReception]:
     branches = _branch_names(conn)
     specialities = _specialities(conn)
     last = 0
     while True:
         rows = conn.execute(
-            build_page_query(start, end, after_id=last, page_size=page_size, branch_id=branch_id)
+            build_page_query(start, end, after_id=last, page_size=page_size, branch_id=branch_id,
+                             unassigned_except=unassigned_except)
         ).mappings().all()
         if not rows:
             return
@@ -256,18 +264,21 @@ def extract_receptions(
     *,
     branch_id: int | None = None,
     page_size: int = 1000,
+    unassigned_except: Sequence[int] | None = None,
 ) -> Iterator[SourceReception]:
     """Receptions changed in [start, end) (naive clinic-local time), in ascending ID order.
 
     ``branch_id`` keeps only receptions of that IDENT OwnCompanies.ID. ``amount`` is None for
     a reception without orders. The generator holds one connection while it is consumed.
+    ``unassigned_except`` (all configured branch ids) additionally yields receptions whose
+    branch is missing or not among them, so one DAG can report them as rejections.
     """
     if start.tzinfo is not None or end.tzinfo is not None:
         raise ValueError("start/end must be naive clinic-local time; see to_local_naive()")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
     if isinstance(engine_or_conn, Connection):
-        yield from _pages(engine_or_conn, start, end, branch_id, page_size)
+        yield from _pages(engine_or_conn, start, end, branch_id, page_size, unassigned_except)
         return
     with engine_or_conn.connect() as conn:
-        yield from _pages(conn, start, end, branch_id, page_size)
+        yield from _pages(conn, start, end, branch_id, page_size, unassigned_except)

@@ -47,6 +47,16 @@ class Window:
                    d["source"])
 
 
+def interval_applies(run_type: str | None) -> bool:
+    """Only scheduled runs and backfills sync their data interval.
+
+    A manual run may carry an interval too (a trigger with a logical date gets the latest
+    complete interval, unrelated to what the operator meant), so it is ignored for them.
+    """
+    value = getattr(run_type, "value", run_type)
+    return str(value).lower() in ("scheduled", "backfill")
+
+
 def parse_param_time(value: Any, tz: ZoneInfo, *, name: str, end_of_day: bool) -> datetime | None:
     """A Param from the trigger form: a date (whole clinic-local day) or a datetime."""
     if value in (None, ""):
