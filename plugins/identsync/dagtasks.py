@@ -206,15 +206,24 @@ def upsert_contacts_deals(looked: dict[str, Any]) -> dict[str, Any]:
     dry_run = _dry_run(ctx)
     client = _client(cfg)
     guard = PhoneGuard(state_dsn(cfg.state_conn_id))
-    with guard.hold(r.phone for r in records) as held:
+    with guard.hold([r.phone for r in records]) as held:
         lookup: LookupMap | None = LookupMap.from_dict(looked["lookup"])
-        if ctx["ti"].try_number > 1:
+        died = held.unfinished_write_age()
+        if died is not None:
+            wait = max(0.0, cfg.write_settle_seconds - died)
+            log.warning("an earlier attempt died while writing these phones %.0fs ago; waiting "
+                        "%.0fs for that write to land, then looking again", died, wait)
+            time.sleep(wait)
+            lookup = None
+        elif ctx["ti"].try_number > 1:
             log.info("retry (try %d): looking the chunk up again before writing",
                      ctx["ti"].try_number)
             lookup = None
         elif held.stale_since(looked["seq"]):
             log.info("another run wrote some of these phones since the lookup; looking again")
             lookup = None
+        if not dry_run:
+            held.begin_write()
         try:
             result = upsert_chunk(client, records, cfg, lookup, dry_run=dry_run)
         finally:
@@ -249,13 +258,22 @@ def add_comments(upserted: dict[str, Any]) -> dict[str, Any]:
     client = _client(cfg)
     dry_run = _dry_run(ctx)
     items = comment_items(records, {k: int(v) for k, v in upserted["deal_ids"].items()})
-    counts = Counter(post_comments(client, ledger, items, dry_run=dry_run))
+    counts = Counter(post_comments(client, ledger, items, dry_run=dry_run,
+                                   settle_s=cfg.write_settle_seconds))
     if dry_run:
         counts["comments_would_post"] += sum(
             1 for r in records if r.ident_id not in upserted["deal_ids"] and r.comment)
     counts = {k: v for k, v in counts.items() if v}
     log.info("%s: %s", chunk["label"], counts)
     return {"chunk": chunk, "counts": counts, "http": _http(client)}
+
+
+def _all(mapped: Any) -> list[Any]:
+    # Index by length: iterating Airflow's lazy XCom list probes one past the end and logs
+    # a confusing "XCom not found" error in the task log.
+    if not mapped:
+        return []
+    return [mapped[i] for i in range(len(mapped))]
 
 
 def run_summary(extracted: dict[str, Any], chunks: list[dict[str, Any]],
@@ -269,7 +287,7 @@ def run_summary(extracted: dict[str, Any], chunks: list[dict[str, Any]],
     cfg = load_config()
     store = _state(cfg)
     dry_run = _dry_run(ctx)
-    lookups, upserts, comments = list(lookups or []), list(upserts or []), list(comments or [])
+    lookups, upserts, comments = _all(lookups), _all(upserts), _all(comments)
     counts: Counter = Counter()
     http: Counter = Counter()
     errors: list[dict[str, Any]] = []

@@ -22,7 +22,9 @@ from tests.fixtures.emulator import admin
 
 pytestmark = pytest.mark.integration
 
-CFG = SyncConfig.from_dict({"branches": [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}]})
+# The emulator commits before it drops a connection: nothing stays in flight, no settling.
+CFG = SyncConfig.from_dict({"branches": [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}],
+                            "write_settle_seconds": 0})
 WIDE = (datetime(2026, 11, 1), datetime(2027, 1, 1))
 START = date(2026, 11, 20)
 

@@ -572,13 +572,19 @@ def advance_day(
         _insert(conn, O, extra_orders)
         _insert(conn, s.OrderServiceRelation, extra_lines)
 
-        counts["booked"] = _book(conn, rng, since, now)
+        counts["booked"] = _book(conn, rng, since, now, seed)
         counts["receptions_changed"] = len(rec_updates)
     return counts
 
 
-def _book(conn: Connection, rng: random.Random, since: datetime, now: datetime) -> int:
-    """A few new receptions booked in (since, now] for the next days."""
+def _book(conn: Connection, rng: random.Random, since: datetime, now: datetime,
+          seed: int) -> int:
+    """A few new receptions booked in (since, now] for the next days.
+
+    Each one is stored as it stands at ``now`` (e.g. already cancelled), like generate_clinic
+    does: leaving its early events for the next advance would back-date them before this
+    ``now``, outside the window that the next sync reads.
+    """
     R = s.Receptions
     rid = (conn.execute(select(func.max(R.c.ID))).scalar() or 0) + 1
     patients = conn.execute(select(s.Patients.c.ID_Persons).order_by(
@@ -594,13 +600,14 @@ def _book(conn: Connection, rng: random.Random, since: datetime, now: datetime) 
         day = datetime.combine(now.date(), time(9, 0)) + timedelta(days=rng.randint(1, 3))
         slot = day + timedelta(minutes=15 * rng.randrange(44))
         plan_end = slot + timedelta(minutes=rng.choice((30, 60, 90)))
+        state = _reception_state(fate_of(seed, rid, slot, plan_end, added), now)
+        events = [v for k, v in state.items() if k in s.RECEPTION_CHANGE_COLUMNS and v]
         rows.append({
             "ID": rid, "ID_Patients": rng.choice(patients), "ID_Staffs": rng.choice(doctors),
             "ID_Armchairs": rng.choice(chairs), "PlanStart": slot, "PlanEnd": plan_end,
             "Comment": rng.choice(RECEPTION_COMMENTS) if rng.random() < 0.5 else None,
-            "DateTimeAdded": added, "DateTimeChanged": added, "ExternalUID": None,
-            **{c: None for c in s.RECEPTION_CHANGE_COLUMNS[2:]},
-            "ID_ReceptionCancelReasons": None, "CancelReasonComment": None,
+            "DateTimeAdded": added, "DateTimeChanged": max([added, *events]),
+            "ExternalUID": None, **state,
         })
         rid += 1
     _insert(conn, R, rows)

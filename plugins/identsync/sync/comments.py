@@ -17,6 +17,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from identsync.bitrix24.errors import Bitrix24Error
@@ -80,8 +81,24 @@ def _reconcile(client: Any, claim: Any, pending: dict[int, Any]) -> dict[int, in
     return found
 
 
+def _settle_pending(pending: dict[int, Any], settle_s: float,
+                    sleep: Callable[[float], None]) -> None:
+    """Give a lost comment post time to land before looking for it (see execute.settle)."""
+    if not pending or settle_s <= 0:
+        return
+    now = datetime.now(timezone.utc)
+    ages = [(now - row.pending_since).total_seconds() for row in pending.values()
+            if row.pending_since is not None]
+    wait = settle_s - min(ages) if ages else 0.0
+    if wait > 0:
+        log.warning("%d comments were being posted by an attempt that died; waiting %.0fs for "
+                    "them to land before reconciling", len(pending), wait)
+        sleep(wait)
+
+
 def _post_locked(client: Any, claim: Any, items: dict[int, CommentItem], counts: Counter,
-                 dry_run: bool) -> None:
+                 dry_run: bool, settle_s: float = 0.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
     rows = claim.rows()
     hashes = {d: comment_hash(it.text) for d, it in items.items()}
     pending = {}
@@ -95,6 +112,7 @@ def _post_locked(client: Any, claim: Any, items: dict[int, CommentItem], counts:
         else:
             to_post.append(d)
     if pending:
+        _settle_pending(pending, settle_s, sleep)
         found = _reconcile(client, claim, pending)
         counts["comments_reconciled"] += len(found)
         never_posted = [d for d in pending if d not in found]
@@ -142,7 +160,7 @@ def _post_locked(client: Any, claim: Any, items: dict[int, CommentItem], counts:
 
 
 def post_comments(client: Any, ledger: CommentLedger, items: list[CommentItem], *,
-                  dry_run: bool = False, busy_wait_s: float = 60.0,
+                  dry_run: bool = False, busy_wait_s: float = 60.0, settle_s: float = 0.0,
                   sleep: Callable[[float], None] = time.sleep) -> Counter:
     """Post each item's text unless the ledger shows it is already on that deal."""
     counts: Counter = Counter()
@@ -153,7 +171,7 @@ def post_comments(client: Any, ledger: CommentLedger, items: list[CommentItem], 
         with ledger.claim(sorted(remaining)) as claim:
             mine = {d: remaining[d] for d in claim.locked}
             if mine:
-                _post_locked(client, claim, mine, counts, dry_run)
+                _post_locked(client, claim, mine, counts, dry_run, settle_s, sleep)
             busy = set(claim.busy)
         remaining = {d: remaining[d] for d in busy}
         if remaining:

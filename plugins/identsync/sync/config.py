@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "pool": "bitrix24",
     "retries": 3,
     "retry_delay_seconds": 30,
+    "write_settle_seconds": 65,
     "deal_fields": {
         "ident_id": "UF_CRM_IDENT_ID",
         "start": "UF_CRM_IDENT_START",
@@ -98,6 +99,7 @@ class SyncConfig:
     pool: str = DEFAULTS["pool"]
     retries: int = DEFAULTS["retries"]
     retry_delay_seconds: int = DEFAULTS["retry_delay_seconds"]
+    write_settle_seconds: int = DEFAULTS["write_settle_seconds"]
     deal_fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULTS["deal_fields"]))
     contact_fields: dict[str, str] = field(
         default_factory=lambda: dict(DEFAULTS["contact_fields"])
@@ -191,6 +193,9 @@ def _validate(raw: dict[str, Any]) -> SyncConfig:
           "must be an integer from 0 to 20")
     _need(isinstance(merged["retry_delay_seconds"], int) and 0 <= merged["retry_delay_seconds"]
           <= 3600, "retry_delay_seconds", "must be an integer from 0 to 3600")
+    _need(isinstance(merged["write_settle_seconds"], int)
+          and 0 <= merged["write_settle_seconds"] <= 600, "write_settle_seconds",
+          "must be an integer from 0 to 600 (seconds a lost write may still run on the portal)")
     _need(merged["portal_plan"] in ("standard", "enterprise"), "portal_plan",
           "must be 'standard' or 'enterprise'")
     for key in ("currency", "contact_type", "phone_value_type", "schedule", "ident_conn_id",
@@ -242,6 +247,7 @@ def _validate(raw: dict[str, Any]) -> SyncConfig:
         pool=merged["pool"],
         retries=merged["retries"],
         retry_delay_seconds=merged["retry_delay_seconds"],
+        write_settle_seconds=merged["write_settle_seconds"],
         deal_fields=dict(merged["deal_fields"]),
         contact_fields=dict(merged["contact_fields"]),
         stage_map=dict(sm),

@@ -94,7 +94,8 @@ def sync_chunk(client: Any, ledger: Any, records: list[SyncRecord], cfg: SyncCon
         # New deals have no id yet: each of them would get its first comment.
         summary.counts["comments_would_post"] += sum(
             1 for r in records if r.ident_id not in result.deal_ids and r.comment)
-    summary.add(post_comments(client, ledger, items, dry_run=dry_run))
+    summary.add(post_comments(client, ledger, items, dry_run=dry_run,
+                              settle_s=cfg.write_settle_seconds))
     return summary
 
 

@@ -10,11 +10,12 @@ the upsert task always starts from a fresh lookup on retries.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-from identsync.bitrix24.errors import Bitrix24Error
+from identsync.bitrix24.errors import Bitrix24Error, Bitrix24TransportError
 from identsync.sync.config import SyncConfig
 from identsync.sync.lookup import run_lookup
 from identsync.sync.plan import ChunkPlan, plan_chunk
@@ -73,8 +74,22 @@ def _apply_results(plan: ChunkPlan, records: list[SyncRecord], br: Any,
         log.warning("%s has no deal after this chunk (see errors)", ident_id)
 
 
+def settle(exc: Bitrix24Error, cfg: SyncConfig, sleep: Callable[[float], None]) -> None:
+    """After a write whose answer was lost in transit, give the portal time to finish it.
+
+    A Bitrix24 request may keep running for up to a minute after the client gave up (read
+    timeout, dropped connection). Looking again before it finishes would miss its entities
+    and create them twice. A 5xx answer means the portal is done, so no wait is needed.
+    """
+    if isinstance(exc, Bitrix24TransportError) and exc.maybe_applied and cfg.write_settle_seconds:
+        log.warning("waiting %ss for the portal to finish a write whose answer was lost "
+                    "before looking again", cfg.write_settle_seconds)
+        sleep(cfg.write_settle_seconds)
+
+
 def upsert_chunk(client: Any, records: list[SyncRecord], cfg: SyncConfig,
-                 lookup: LookupMap | None = None, *, dry_run: bool = False) -> ChunkResult:
+                 lookup: LookupMap | None = None, *, dry_run: bool = False,
+                 sleep: Callable[[float], None] = time.sleep) -> ChunkResult:
     """Plan and write one chunk. ``lookup=None`` looks up first (always do so on retries)."""
     result = ChunkResult()
     if not records:
@@ -95,6 +110,7 @@ def upsert_chunk(client: Any, records: list[SyncRecord], cfg: SyncConfig,
         except Bitrix24Error as exc:
             if not exc.maybe_applied:
                 raise
+            settle(exc, cfg, sleep)
             log.warning("write batch for %d records may have been applied (%s); looking again "
                         "before writing anything (round %d/%d)", len(records), exc.code or
                         type(exc).__name__, round_no, MAX_ROUNDS)

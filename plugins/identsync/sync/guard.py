@@ -7,6 +7,9 @@ by PostgreSQL itself if the task process dies), then asks whether any of its pho
 written by someone else since its lookup was taken. If so it looks again before writing.
 
 Staleness is tracked with a sequence rather than timestamps, so worker clocks do not matter.
+A write in progress is marked before it is sent and cleared when it returns; a mark found by
+the next holder means the previous one died mid-write, so its write may still land on the
+portal: the next holder waits for that before looking again (all on the database's clock).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ CREATE TABLE IF NOT EXISTS identsync_phone_writes (
     seq bigint NOT NULL,
     written_at timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE identsync_phone_writes ADD COLUMN IF NOT EXISTS writing_since timestamptz;
 """
 
 
@@ -56,6 +60,7 @@ class PhoneGuard:
 
     @contextmanager
     def hold(self, phones: Iterable[str]) -> Iterator[Held]:
+        phones = sorted(set(phones))  # may be a generator: it is read twice below
         conn = psycopg2.connect(self._dsn)
         conn.autocommit = True
         try:
@@ -63,7 +68,7 @@ class PhoneGuard:
                 cur.execute("SET lock_timeout = %s", (f"{self._lock_timeout_s}s",))
                 for key in sorted({_key(p) for p in phones}):
                     cur.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_NAMESPACE, key))
-            yield Held(conn, sorted(set(phones)))
+            yield Held(conn, phones)
         finally:
             conn.close()  # closing the session releases every advisory lock it held
 
@@ -79,12 +84,31 @@ class Held:
                         " LIMIT 1", (self.phones, seq))
             return cur.fetchone() is not None
 
+    def unfinished_write_age(self) -> float | None:
+        """Seconds since a write to these phones started and never reported back, if any."""
+        with self._conn.cursor() as cur:
+            cur.execute("SELECT extract(epoch FROM now() - max(writing_since)) "
+                        "FROM identsync_phone_writes WHERE phone = ANY(%s)", (self.phones,))
+            age = cur.fetchone()[0]
+            return None if age is None else float(age)
+
+    def begin_write(self) -> None:
+        """Mark a write as in flight (before sending it)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO identsync_phone_writes (phone, seq, writing_since) "
+                "SELECT p, 0, now() FROM unnest(%s::text[]) AS p "
+                "ON CONFLICT (phone) DO UPDATE SET writing_since = now()",
+                (self.phones,),
+            )
+
     def touch(self) -> None:
-        """Mark the phones as written (call after a write batch, whatever its outcome)."""
+        """Mark the phones as written (after a write batch returned, whatever its outcome)."""
         with self._conn.cursor() as cur:
             cur.execute(
                 "INSERT INTO identsync_phone_writes (phone, seq) "
                 "SELECT p, nextval('identsync_phone_write_seq') FROM unnest(%s::text[]) AS p "
-                "ON CONFLICT (phone) DO UPDATE SET seq = EXCLUDED.seq, written_at = now()",
+                "ON CONFLICT (phone) DO UPDATE SET seq = EXCLUDED.seq, written_at = now(), "
+                "writing_since = NULL",
                 (self.phones,),
             )
