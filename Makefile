@@ -36,6 +36,17 @@ airflow: $(STAMP)
 	./tools/ensure_postgres.sh
 	$(PY) tools/demo.py airflow
 
+# Benchmark against the seed's strategies; prints one table (bench/results.md, bench/README.md).
+bench: $(STAMP)
+	./tools/ensure_postgres.sh
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Fault injection: a generated clinic synced day by day through the DAG while the emulator
+# injects 503/500/drops/applied-then-failed/slow responses; then the invariants are checked.
+chaos: $(STAMP)
+	./tools/ensure_postgres.sh
+	$(PY) tools/chaos.py $(CHAOS_ARGS)
+
 emulator: $(STAMP)
 	$(PY) -m b24emu --port 8024 --token demo-webhook-token --plan standard --state var/portal.sqlite3
 
