@@ -158,6 +158,7 @@ def ensure_ident_db() -> None:
         return
     import sqlalchemy as sa
 
+    from identsync.ident.badinput import insert_bad_inputs
     from identsync.ident.demo import create_schema, generate_clinic
 
     start, end = demo_dates()
@@ -165,10 +166,13 @@ def ensure_ident_db() -> None:
     create_schema(engine)
     generate_clinic(engine, seed=1, receptions=DEMO_RECEPTIONS, patients=DEMO_RECEPTIONS // 2,
                     start=start, days=DEMO_DAYS, now=datetime.now().replace(microsecond=0))
+    # Real clinics have typos: the corpus of broken receptions shows how they are reported.
+    bad = insert_bad_inputs(engine, start=datetime.combine(start, datetime.min.time())
+                            + timedelta(hours=7))
     (VAR / "ident_demo.json").write_text(json.dumps({"start": start.isoformat(),
                                                      "end": end.isoformat()}))
-    say(f"generated IDENT demo database var/{IDENT_DB.name}: {DEMO_RECEPTIONS} receptions, "
-        f"{start} .. {end}")
+    say(f"generated IDENT demo database var/{IDENT_DB.name}: {DEMO_RECEPTIONS} receptions "
+        f"plus {len(bad)} deliberately broken ones, {start} .. {end}")
 
 
 def setup_portal() -> None:
