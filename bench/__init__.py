@@ -1,0 +1,1 @@
+"""Benchmark against the seed's strategies: `make bench` (see bench/README.md)."""
