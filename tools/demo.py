@@ -85,7 +85,12 @@ def state_dsn() -> str:
 
 # -- services --------------------------------------------------------------------------------
 
-def ensure_state_db() -> None:
+def ensure_state_db(fresh: bool = False) -> None:
+    """Create the demo's state database; ``fresh`` drops it first.
+
+    The ledger and the portal must describe the same world: a new (empty) emulator portal
+    numbers its deals from 1 again, and an old ledger would skip their comments.
+    """
     import psycopg2
 
     try:
@@ -96,6 +101,8 @@ def ensure_state_db() -> None:
                  "Start it (Debian: pg_ctlcluster 15 main start) or set PGHOST/PGPORT/PGUSER.")
     conn.autocommit = True
     with conn.cursor() as cur:
+        if fresh:
+            cur.execute(f'DROP DATABASE IF EXISTS "{STATE_DB}" WITH (FORCE)')
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (STATE_DB,))
         if not cur.fetchone():
             cur.execute(f'CREATE DATABASE "{STATE_DB}"')
@@ -210,12 +217,16 @@ def ensure_airflow_db(env: dict[str, str]) -> None:
 
 # -- commands ---------------------------------------------------------------------------------
 
+def fresh_portal() -> bool:
+    return not (VAR / "portal.sqlite3").exists() and not emulator_up()
+
+
 def cmd_run() -> int:
     from identsync.dagtasks import format_summary
     from identsync.settings import load_config
     from identsync.sync.state import StateStore
 
-    ensure_state_db()
+    ensure_state_db(fresh=fresh_portal())
     start_emulator()
     setup_portal()
     ensure_ident_db()
@@ -271,7 +282,7 @@ def print_portal_traffic(before: dict, after: dict) -> None:
 
 
 def cmd_airflow() -> int:
-    ensure_state_db()
+    ensure_state_db(fresh=fresh_portal())
     start_emulator()
     setup_portal()
     ensure_ident_db()
@@ -281,11 +292,16 @@ def cmd_airflow() -> int:
     env["AIRFLOW__API__PORT"] = port
     env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://localhost:{port}/execution/"
     start, end = demo_dates()
+    from identsync.settings import load_config
+
+    offset = datetime.combine(start, datetime.min.time(), load_config().tz).strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}"  # the CLI reads plain dates as UTC midnight
     say(f"starting airflow standalone on http://localhost:{port} (Ctrl-C stops it). The login "
         f"is printed below and kept in var/airflow/simple_auth_manager_passwords.json.generated")
     say(f"demo data covers {start} .. {end}: trigger a DAG with date_from/date_to, or a backfill:"
-        f" airflow backfill create --dag-id ident_to_bitrix24_branch_1 --from-date {start} "
-        f"--to-date {end}   (after `eval $(python tools/demo.py env)`)")
+        f" airflow backfill create --dag-id ident_to_bitrix24_branch_1 --from-date "
+        f"{start}T00:00:00{offset} --to-date {end}T00:00:00{offset}   "
+        "(after `eval $(.venv/bin/python tools/demo.py env)`)")
     os.execve(str(BIN / "airflow"), [str(BIN / "airflow"), "standalone"], env)
 
 
