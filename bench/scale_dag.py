@@ -5,9 +5,14 @@
 
 Checks what limits a big window: Airflow's max_map_length (1024 mapped tasks) and XCom size
 (every value must stay well under 1 MB), and prints the run summary, the largest XCom and the
-wall time. Uses a private emulator (plan unlimited, no latency: this measures the DAG, not the
-portal's rate limit), a temporary AIRFLOW_HOME with SQLite metadata, and a fresh schema in the
-local PostgreSQL for the sync state.
+wall time. Uses a private emulator (no latency, no limit of its own: the client still paces
+itself at the configured plan, standard = 2 requests/s, so the run moves at a real portal's
+pace), a temporary AIRFLOW_HOME with SQLite metadata, and a fresh schema in the local
+PostgreSQL for the sync state.
+
+Last run (2026-11-24, 2 cores): 29,867 receptions in one run, 660 chunks, 1,980 mapped task
+instances, largest XCom 103,895 bytes (transform's chunk list), 2,509 HTTP requests, 0
+retries, 1,275 s wall (2,403 limiter waits, 849 s): ~84,000 receptions/hour.
 """
 
 from __future__ import annotations
