@@ -1,7 +1,7 @@
 """MODELS of the two strategies this project replaces, written by us for the benchmark.
 
 Neither is the original code (we do not have it): both are written from the seed's own
-description (/work/shared/seed/batch-api-and-comment-dedup.md) so their HTTP traffic can be
+description (../shared/seed/batch-api-and-comment-dedup.md) so their HTTP traffic can be
 counted on the same emulator with the same ``Bitrix24Client`` as the engine. They take the
 same ``SyncRecord`` list the engine syncs (this project's extract + transform), so only the
 Bitrix24 side differs.

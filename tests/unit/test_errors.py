@@ -23,7 +23,8 @@ from identsync.bitrix24.errors import (
     CommandError,
 )
 
-CAPTURED = Path("/work/shared/reference/bitrix24-real-responses")
+CAPTURED = (Path(__file__).resolve().parents[2].parent  # shared/ sits beside the repo
+            / "shared" / "reference" / "bitrix24-real-responses")
 
 
 def inner(name: str) -> dict[str, Any]:
