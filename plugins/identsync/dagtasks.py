@@ -13,7 +13,7 @@ import logging
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from identsync.settings import load_config
 from identsync.sync.config import SyncConfig
@@ -44,9 +44,19 @@ def _state(cfg: SyncConfig):
     from identsync.hooks.connections import state_dsn
     from identsync.sync.state import StateStore
 
-    store = StateStore(state_dsn(cfg.state_conn_id))
-    store.ensure_schema()
-    return store
+    return StateStore(state_dsn(cfg.state_conn_id))
+
+
+def _ensure_schemas(cfg: SyncConfig) -> None:
+    """Create every state table once per run, in its first task, not in each mapped task."""
+    from identsync.hooks.connections import state_dsn
+    from identsync.sync.guard import PhoneGuard
+    from identsync.sync.ledger import CommentLedger
+    from identsync.sync.state import StateStore
+
+    dsn = state_dsn(cfg.state_conn_id)
+    for part in (StateStore(dsn), PhoneGuard(dsn), CommentLedger(dsn)):
+        part.ensure_schema()
 
 
 def _client(cfg: SyncConfig):
@@ -71,9 +81,26 @@ def _records(store: Any, ref: dict[str, Any]):
     return [SyncRecord.from_dict(d) for d in store.get_chunk(ref["run_key"], ref["chunk_no"])]
 
 
-def _label(ctx: dict[str, Any], ref: dict[str, Any]) -> None:
+class _ChunkTask(NamedTuple):
+    ctx: dict[str, Any]
+    cfg: SyncConfig
+    dsn: str
+    store: Any
+    records: list[Any]
+    client: Any
+
+
+def _chunk_task(ref: dict[str, Any]) -> _ChunkTask:
+    """What every per-chunk task starts from: context, config, the chunk's records, a client."""
+    from identsync.hooks.connections import state_dsn
+
+    ctx = _ctx()
     # Read by map_index_template, so the UI shows "chunk 3/12: F1_1001..F1_1050".
     ctx["chunk_label"] = ref["label"]
+    cfg = load_config()
+    store = _state(cfg)
+    return _ChunkTask(ctx, cfg, state_dsn(cfg.state_conn_id), store, _records(store, ref),
+                      _client(cfg))
 
 
 # -- tasks ---------------------------------------------------------------------------------
@@ -86,6 +113,7 @@ def extract_receptions(branch_id: int) -> dict[str, Any]:
 
     ctx = _ctx()
     cfg = load_config()
+    _ensure_schemas(cfg)
     store = _state(cfg)
     params = ctx.get("params") or {}
     use_interval = interval_applies(ctx["dag_run"].run_type)
@@ -174,38 +202,25 @@ def split_foreign_branches(records: list, branch_id: int, cfg: SyncConfig):
 
 def batch_lookup(chunk: dict[str, Any]) -> dict[str, Any]:
     """What the portal holds for one chunk: usually one batch request."""
-    from identsync.hooks.connections import state_dsn
     from identsync.sync.guard import PhoneGuard
     from identsync.sync.lookup import run_lookup
 
-    ctx = _ctx()
-    _label(ctx, chunk)
-    cfg = load_config()
-    store = _state(cfg)
-    guard = PhoneGuard(state_dsn(cfg.state_conn_id))
-    guard.ensure_schema()
-    seq = guard.current_seq()
-    client = _client(cfg)
-    lookup = run_lookup(client, _records(store, chunk), cfg)
-    return {"chunk": chunk, "seq": seq, "lookup": lookup.to_dict(), "http": _http(client)}
+    t = _chunk_task(chunk)
+    seq = PhoneGuard(t.dsn).current_seq()
+    lookup = run_lookup(t.client, t.records, t.cfg)
+    return {"chunk": chunk, "seq": seq, "lookup": lookup.to_dict(), "http": _http(t.client)}
 
 
 def upsert_contacts_deals(looked: dict[str, Any]) -> dict[str, Any]:
     """Create or update the chunk's contacts and deals; look again first when needed."""
-    from identsync.hooks.connections import state_dsn
     from identsync.sync.execute import upsert_chunk
     from identsync.sync.guard import PhoneGuard
     from identsync.sync.records import LookupMap
 
-    ctx = _ctx()
     chunk = looked["chunk"]
-    _label(ctx, chunk)
-    cfg = load_config()
-    store = _state(cfg)
-    records = _records(store, chunk)
+    ctx, cfg, dsn, _, records, client = _chunk_task(chunk)
     dry_run = _dry_run(ctx)
-    client = _client(cfg)
-    guard = PhoneGuard(state_dsn(cfg.state_conn_id))
+    guard = PhoneGuard(dsn)
     with guard.hold([r.phone for r in records]) as held:
         lookup: LookupMap | None = LookupMap.from_dict(looked["lookup"])
         died = held.unfinished_write_age()
@@ -242,20 +257,13 @@ def upsert_contacts_deals(looked: dict[str, Any]) -> dict[str, Any]:
 
 def add_comments(upserted: dict[str, Any]) -> dict[str, Any]:
     """Post each deal's comment once (ledger in PostgreSQL)."""
-    from identsync.hooks.connections import state_dsn
     from identsync.sync.comments import post_comments
     from identsync.sync.engine import comment_items
     from identsync.sync.ledger import CommentLedger
 
-    ctx = _ctx()
     chunk = upserted["chunk"]
-    _label(ctx, chunk)
-    cfg = load_config()
-    store = _state(cfg)
-    records = _records(store, chunk)
-    ledger = CommentLedger(state_dsn(cfg.state_conn_id))
-    ledger.ensure_schema()
-    client = _client(cfg)
+    ctx, cfg, dsn, _, records, client = _chunk_task(chunk)
+    ledger = CommentLedger(dsn)
     dry_run = _dry_run(ctx)
     items = comment_items(records, {k: int(v) for k, v in upserted["deal_ids"].items()})
     counts = Counter(post_comments(client, ledger, items, dry_run=dry_run,

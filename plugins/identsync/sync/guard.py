@@ -20,6 +20,8 @@ from typing import Iterable, Iterator
 
 import psycopg2
 
+from identsync.sync.pg import schema_lock, transaction
+
 LOCK_NAMESPACE = 0x1D5B  # first key of the two-int advisory lock; the ledger uses its own
 
 _SCHEMA = """
@@ -43,20 +45,15 @@ class PhoneGuard:
         self._lock_timeout_s = int(lock_timeout_s)
 
     def ensure_schema(self) -> None:
-        with psycopg2.connect(self._dsn) as conn, conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_NAMESPACE,))
+        with transaction(self._dsn, "identsync-guard") as cur:
+            schema_lock(cur)
             cur.execute(_SCHEMA)
-        conn.close()
 
     def current_seq(self) -> int:
         """Take this before a lookup; pass it to ``Held.stale_since`` when writing."""
-        conn = psycopg2.connect(self._dsn)
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT coalesce(max(seq), 0) FROM identsync_phone_writes")
-                return int(cur.fetchone()[0])
-        finally:
-            conn.close()
+        with transaction(self._dsn, "identsync-guard") as cur:
+            cur.execute("SELECT coalesce(max(seq), 0) FROM identsync_phone_writes")
+            return int(cur.fetchone()[0])
 
     @contextmanager
     def hold(self, phones: Iterable[str]) -> Iterator[Held]:

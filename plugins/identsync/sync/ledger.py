@@ -39,6 +39,8 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
+from identsync.sync.pg import schema_lock, transaction
+
 Decision = Literal["skip", "post", "reconcile"]
 SOURCES = ("posted", "imported", "reconciled")
 
@@ -47,9 +49,6 @@ _HASH_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 _DEAL_KEY_RE = re.compile(r"^[1-9][0-9]{0,18}$")
 _INT4_MAX = 2**31 - 1
 _BIGINT_MAX = 2**63 - 1
-# Serialises CREATE TABLE IF NOT EXISTS across processes: concurrent creators can otherwise
-# fail on the catalog's unique index (pg_type) instead of one of them winning quietly.
-_SCHEMA_LOCK_KEY = 0x1D5E_5C4E_0001
 
 
 class LedgerError(RuntimeError):
@@ -298,22 +297,15 @@ class CommentLedger:
     def _connect(self) -> psycopg2.extensions.connection:
         return psycopg2.connect(self._dsn, application_name=self._app)
 
-    @contextmanager
-    def _tx(self) -> Iterator[psycopg2.extensions.cursor]:
-        conn = self._connect()
-        try:
-            with conn:  # commit on success, rollback on error
-                with conn.cursor() as cur:
-                    yield cur
-        finally:
-            conn.close()
+    def _tx(self):
+        return transaction(self._dsn, self._app)
 
     # --- schema -----------------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
         """Create the table if missing; safe to call from many processes at once."""
         with self._tx() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
+            schema_lock(cur)
             cur.execute(
                 f"""CREATE TABLE IF NOT EXISTS {self.table} (
                         deal_id bigint PRIMARY KEY CHECK (deal_id > 0),

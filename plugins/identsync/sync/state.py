@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,12 +17,11 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
+from identsync.sync.pg import schema_lock, transaction
 from identsync.sync.records import Rejection
 
 _PREFIX_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 _IDENT_RE = re.compile(r"^F\d+_(\d+)$")  # F<branch>_<ReceptionID>, see records.SyncRecord
-# Same key as the ledger's: every identsync CREATE ... IF NOT EXISTS runs one at a time.
-_SCHEMA_LOCK_KEY = 0x1D5E_5C4E_0001
 
 
 def _json_default(value: Any) -> Any:
@@ -67,20 +65,13 @@ class StateStore:
         self.t_staging = f"{prefix}staging"
         self.t_runs = f"{prefix}runs"
 
-    @contextmanager
-    def _tx(self) -> Iterator[psycopg2.extensions.cursor]:
-        conn = psycopg2.connect(self._dsn, application_name=self._app)
-        try:
-            with conn:  # commit on success, rollback on error
-                with conn.cursor() as cur:
-                    yield cur
-        finally:
-            conn.close()
+    def _tx(self):
+        return transaction(self._dsn, self._app)
 
     def ensure_schema(self) -> None:
         """Create the tables if missing; safe to call from many processes at once."""
         with self._tx() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
+            schema_lock(cur)
             cur.execute(
                 f"""CREATE TABLE IF NOT EXISTS {self.t_watermarks} (
                         pipeline text PRIMARY KEY,
