@@ -41,6 +41,8 @@ from bench.model import (  # noqa: E402
     render_table,
 )
 from bench.workloads import WORKLOADS, ensure_workload, source_paths  # noqa: E402
+from tools.localairflow import airflow_env as local_airflow_env  # noqa: E402
+from tools.localairflow import ensure_database  # noqa: E402
 
 BENCH = ROOT / "bench"
 VAR = BENCH / "var"
@@ -134,16 +136,7 @@ def state_dsn() -> str:
 
 
 def ensure_state_db() -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres",
-                            connect_timeout=5)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (STATE_DB,))
-        if not cur.fetchone():
-            cur.execute(f'CREATE DATABASE "{STATE_DB}"')
-    conn.close()
+    ensure_database(STATE_DB, host=PG_HOST, port=PG_PORT, user=PG_USER)
 
 
 def fresh_state() -> None:
@@ -160,24 +153,12 @@ def fresh_state() -> None:
 # -- Airflow (own AIRFLOW_HOME under bench/var, own emulator port) ---------------------------
 
 def airflow_env(emu: Emulator, ident: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(VAR / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "AIRFLOW_CONN_BITRIX24_DEFAULT": json.dumps({
-            "conn_type": "http", "host": f"http://127.0.0.1:{emu.port}", "login": "1",
-            "password": TOKEN, "extra": {"plan": "standard"}}),
-        "AIRFLOW_CONN_IDENT_DB": json.dumps({"conn_type": "sqlite", "host": str(ident)}),
-        "AIRFLOW_CONN_IDENTSYNC_STATE": json.dumps({
+    return local_airflow_env(
+        VAR / "airflow", emulator_url=f"http://127.0.0.1:{emu.port}", token=TOKEN,
+        ident_db=ident, state_conn={
             "conn_type": "postgres", "host": PG_HOST, "port": PG_PORT, "login": PG_USER,
-            "schema": STATE_DB, "extra": {"options": f"-csearch_path={STATE_SCHEMA}"}}),
-    })
-    return env
+            "schema": STATE_DB, "extra": {"options": f"-csearch_path={STATE_SCHEMA}"}},
+        extra={"AIRFLOW__CORE__EXECUTOR": "LocalExecutor"})
 
 
 def ensure_airflow(env: dict[str, str]) -> None:

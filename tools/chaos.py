@@ -33,6 +33,7 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 from tests.chaos import harness as h  # noqa: E402
 from tools.invariants import check, ledger_rows, state_rejections  # noqa: E402
+from tools.localairflow import ensure_database  # noqa: E402
 
 PG_HOST = os.environ.get("PGHOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PGPORT", "5432"))
@@ -48,13 +49,7 @@ def state_schema(seed: int) -> tuple[str, str]:
     """(DSN with search_path set to a fresh schema, schema name)."""
     import psycopg2
 
-    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (STATE_DB,))
-        if not cur.fetchone():
-            cur.execute(f'CREATE DATABASE "{STATE_DB}"')
-    conn.close()
+    ensure_database(STATE_DB, host=PG_HOST, port=PG_PORT, user=PG_USER)
     schema = f"chaos_seed{seed}_{int(time.time())}"
     conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=STATE_DB)
     conn.autocommit = True

@@ -30,6 +30,9 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "plugins"))
 sys.path.insert(0, str(ROOT))
 
+from tools.localairflow import airflow_env as local_airflow_env  # noqa: E402
+from tools.localairflow import ensure_database  # noqa: E402
+
 EMU_PORT = int(os.environ.get("DEMO_EMULATOR_PORT", "8024"))
 EMU_TOKEN = "demo-webhook-token"  # a sandbox token for the local emulator, not a secret
 PG_HOST = os.environ.get("PGHOST", "127.0.0.1")
@@ -56,27 +59,14 @@ def demo_dates() -> tuple[date, date]:
 
 
 def airflow_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(VAR / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        # Connections as JSON env vars: the webhook token sits in `password`, which Airflow
-        # masks in task logs; the client never logs it either.
-        "AIRFLOW_CONN_BITRIX24_DEFAULT": json.dumps({
-            "conn_type": "http", "host": f"http://127.0.0.1:{EMU_PORT}", "login": "1",
-            "password": EMU_TOKEN, "extra": {"plan": "standard"}}),
-        "AIRFLOW_CONN_IDENT_DB": json.dumps({"conn_type": "sqlite", "host": str(IDENT_DB)}),
-        "AIRFLOW_CONN_IDENTSYNC_STATE": json.dumps({
-            "conn_type": "postgres", "host": PG_HOST, "port": PG_PORT, "login": PG_USER,
-            "schema": STATE_DB}),
-    })
-    return env
+    # The webhook token sits in the connection's `password`, which Airflow masks in task
+    # logs; the client never logs it either.
+    return local_airflow_env(
+        VAR / "airflow", emulator_url=f"http://127.0.0.1:{EMU_PORT}", token=EMU_TOKEN,
+        ident_db=IDENT_DB, state_conn={"conn_type": "postgres", "host": PG_HOST,
+                                       "port": PG_PORT, "login": PG_USER, "schema": STATE_DB},
+        extra={"AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+               "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30"})
 
 
 def state_dsn() -> str:
@@ -94,20 +84,13 @@ def ensure_state_db(fresh: bool = False) -> None:
     import psycopg2
 
     try:
-        conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres",
-                                connect_timeout=5)
+        created = ensure_database(STATE_DB, host=PG_HOST, port=PG_PORT, user=PG_USER,
+                                  fresh=fresh)
     except psycopg2.OperationalError as exc:
         sys.exit(f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT} ({exc}).\n"
                  "Start it (Debian: pg_ctlcluster 15 main start) or set PGHOST/PGPORT/PGUSER.")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        if fresh:
-            cur.execute(f'DROP DATABASE IF EXISTS "{STATE_DB}" WITH (FORCE)')
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (STATE_DB,))
-        if not cur.fetchone():
-            cur.execute(f'CREATE DATABASE "{STATE_DB}"')
-            say(f"created PostgreSQL database {STATE_DB} for the sync state")
-    conn.close()
+    if created:
+        say(f"created PostgreSQL database {STATE_DB} for the sync state")
 
 
 def emulator_url(path: str) -> str:

@@ -27,8 +27,9 @@ from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tools.localairflow import BIN, ROOT, airflow_base_env
+from tools.localairflow import airflow_env as local_airflow_env
+
 DEFAULT_CONFIG = ROOT / "dags" / "identsync.json"
 START = date(2026, 11, 20)  # first day of every generated chaos clinic
 EMU_TOKEN = "chaos-webhook-token"  # a sandbox token for the local emulator, not a secret
@@ -130,17 +131,7 @@ _MIGRATE_LOCK = threading.Lock()
 
 
 def _base_env(home: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    })
-    return env
+    return airflow_base_env(home, extra={"AIRFLOW__CORE__UNIT_TEST_MODE": "False"})
 
 
 def airflow_home(dest: Path) -> Path:
@@ -175,19 +166,11 @@ class SyncTarget:
 
 
 def airflow_env(home: Path, target: SyncTarget) -> dict[str, str]:
-    env = _base_env(home)
-    host, port = target.emulator_url.split("://", 1)[1].split(":")
-    env.update({
-        "IDENTSYNC_CONFIG": str(target.config_path),
-        "AIRFLOW_CONN_BITRIX24_DEFAULT": json.dumps({
-            "conn_type": "http", "host": f"http://{host}:{port}", "login": "1",
-            "password": EMU_TOKEN, "extra": {"plan": target.plan, "timeout": target.timeout}}),
-        "AIRFLOW_CONN_IDENT_DB": json.dumps({"conn_type": "sqlite",
-                                             "host": str(target.ident_path)}),
-        "AIRFLOW_CONN_IDENTSYNC_STATE": json.dumps({"conn_type": "postgres",
-                                                    "extra": {"dsn": target.state_dsn}}),
-    })
-    return env
+    return local_airflow_env(
+        home, emulator_url=target.emulator_url, token=EMU_TOKEN, ident_db=target.ident_path,
+        state_conn={"conn_type": "postgres", "extra": {"dsn": target.state_dsn}},
+        plan=target.plan, bitrix_extra={"timeout": target.timeout}, config=target.config_path,
+        extra={"AIRFLOW__CORE__UNIT_TEST_MODE": "False"})
 
 
 @dataclass
