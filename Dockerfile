@@ -1,9 +1,10 @@
-# The one image every docker-compose.yaml service runs: Airflow plus our pinned dependencies.
-# dags/, plugins/ and b24emu/ are mounted at run time, never copied in, so editing the sync
-# needs no rebuild (.dockerignore lets only the two requirement files into the context).
+# The one image every docker-compose.yaml service runs: Airflow, our pinned dependencies and
+# the identsync distribution (src/, also the Airflow provider that registers the "Bitrix24"
+# connection type). dags/, plugins/, b24emu/ and tools/ are mounted at run time.
 FROM apache/airflow:3.3.2-python3.11
 
-COPY --chown=airflow:0 requirements.txt constraints.txt /tmp/identsync/
+COPY --chown=airflow:0 requirements.txt constraints.txt pyproject.toml README.md /tmp/identsync/
+COPY --chown=airflow:0 src /tmp/identsync/src
 
 # requirements.txt pins apache-airflow to this base image's version, so pip leaves Airflow
 # alone; the check makes the build fail loudly if a future pin ever drifts instead.
@@ -11,6 +12,7 @@ RUN set -eu; \
     airflow_version() { python -c 'import importlib.metadata as m; print(m.version("apache-airflow"))'; }; \
     before="$(airflow_version)"; \
     pip install --no-cache-dir -r /tmp/identsync/requirements.txt -c /tmp/identsync/constraints.txt; \
+    pip install --no-cache-dir --no-deps --no-build-isolation /tmp/identsync; \
     after="$(airflow_version)"; \
     if [ "$before" != "$after" ]; then \
         echo "pip changed apache-airflow from $before to $after: align requirements.txt with the FROM tag" >&2; \

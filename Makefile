@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: venv test test-fast demo airflow bench chaos emulator clean
 
-$(STAMP): requirements.txt constraints.txt
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip==25.3"
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	@# The sync library itself (src/identsync), editable, also registered as an Airflow provider.
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -22,30 +24,30 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
-# Only the tests that need neither Airflow nor PostgreSQL.
+# Only the tests that need neither Airflow nor PostgreSQL (markers set from the folders).
 test-fast: $(STAMP)
-	$(PY) -m pytest tests/unit tests/contract $(PYTEST_ARGS)
+	$(PY) -m pytest -m "unit or contract" $(PYTEST_ARGS)
 
 # The main job: emulator + demo IDENT database + `airflow dags test` per branch, with a summary.
 demo: $(STAMP)
 	./tools/ensure_postgres.sh
-	$(PY) tools/demo.py run
+	$(PY) -m tools.demo run
 
 # Airflow's UI with everything configured (scheduler, api-server, dag-processor, triggerer).
 airflow: $(STAMP)
 	./tools/ensure_postgres.sh
-	$(PY) tools/demo.py airflow
+	$(PY) -m tools.demo airflow
 
 # Benchmark against the seed's strategies; prints one table (bench/results.md, bench/README.md).
 bench: $(STAMP)
 	./tools/ensure_postgres.sh
-	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 # Fault injection: a generated clinic synced day by day through the DAG while the emulator
 # injects 503/500/drops/applied-then-failed/slow responses; then the invariants are checked.
 chaos: $(STAMP)
 	./tools/ensure_postgres.sh
-	$(PY) tools/chaos.py $(CHAOS_ARGS)
+	$(PY) -m tools.chaos $(CHAOS_ARGS)
 
 emulator: $(STAMP)
 	$(PY) -m b24emu --port 8024 --token demo-webhook-token --plan standard --state var/portal.sqlite3

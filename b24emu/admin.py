@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from b24emu.phpquery import parse_str
 
-if TYPE_CHECKING:
-    from b24emu.server import EmulatorServer
+
+class Administered(Protocol):
+    """What the admin endpoints need of the emulator (the server keeps this contract)."""
+
+    faults: Any  # .configure(payload), .describe()
+    config: Any  # .update(payload), .as_dict()
+
+    def stats_snapshot(self) -> dict[str, Any]: ...
+
+    def reset(self, what: str = "all") -> list[str]: ...
+
+    def dump(self, entity: str) -> Any: ...
 
 RESET_PARTS = ("entities", "stats", "faults", "limits", "config")
 
 
-def handle(emu: EmulatorServer, verb: str, path: str, query: str,
+def handle(emu: Administered, verb: str, path: str, query: str,
            body: bytes) -> tuple[int, Any]:
     """(HTTP status, JSON-able body) for one admin request."""
     args = {k: v for k, v in parse_str(query).items() if isinstance(v, str)}

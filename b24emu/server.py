@@ -200,6 +200,13 @@ class EmulatorServer:
     def webhook_url(self) -> str:
         return f"{self.base_url}/rest/{self.user_id}/{self.token}/"
 
+    @property
+    def control(self):
+        """The admin client (b24emu.control) pointed at this server."""
+        from b24emu.control import EmulatorControl
+
+        return EmulatorControl(self.base_url)
+
     def __repr__(self) -> str:  # never show the token
         return f"EmulatorServer(base_url={self.base_url!r}, plan={self.config.plan!r})"
 

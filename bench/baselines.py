@@ -26,8 +26,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-from identsync.sync.config import SyncConfig
-from identsync.sync.records import SyncRecord
+from identsync.config import SyncConfig
+from identsync.records import SyncRecord
 
 SEED_BATCH_SIZE = 20  # the seed's API_BATCH_SIZE
 CONTACT_SELECT = ["ID", "NAME", "LAST_NAME", "SECOND_NAME", "PHONE"]

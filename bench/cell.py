@@ -31,7 +31,7 @@ DAG_ID = f"ident_to_bitrix24_branch_{BRANCH_ID}"
 
 def _records(ident: str, cfg: Any) -> list[Any]:
     from identsync.ident.extract import extract_receptions
-    from identsync.sync.engine import prepare
+    from identsync.sync.prepare import prepare
 
     engine = sa.create_engine(f"sqlite:///{ident}")
     try:
@@ -58,14 +58,14 @@ def run_in_process(spec: dict[str, Any]) -> dict[str, Any]:
         counts = model.sync(records)
         n = len(records)
     else:  # "c", and the earlier sync of "d" (the engine writes what the DAG would)
+        from identsync.state import SyncState
         from identsync.sync.engine import sync_window
-        from identsync.sync.ledger import CommentLedger
 
-        ledger = CommentLedger(spec["state_dsn"])
-        ledger.ensure_schema()
+        state = SyncState(spec["state_dsn"])
+        state.ensure_schema()
         engine = sa.create_engine(f"sqlite:///{spec['ident']}")
         try:
-            summary = sync_window(engine, client, ledger, cfg, *WINDOW, branch_id=BRANCH_ID)
+            summary = sync_window(engine, client, state, cfg, *WINDOW, branch_id=BRANCH_ID)
         finally:
             engine.dispose()
         counts = Counter({k: v for k, v in summary.counts.items() if v})
@@ -81,7 +81,7 @@ def run_in_process(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_dag(spec: dict[str, Any]) -> dict[str, Any]:
-    from identsync.sync.state import StateStore
+    from identsync.state.store import StateStore
 
     env = spec["airflow"]
     airflow = str(Path(sys.executable).parent / "airflow")

@@ -25,32 +25,28 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
-
-from bench.model import (  # noqa: E402
+from b24emu.control import EmulatorControl
+from bench.model import (
     STRATEGY_LABELS,
     Cell,
     linearity,
     projected_seconds,
     render_table,
 )
-from bench.workloads import WORKLOADS, ensure_workload, source_paths  # noqa: E402
-from tools.localairflow import airflow_env as local_airflow_env  # noqa: E402
-from tools.localairflow import ensure_database  # noqa: E402
+from bench.workloads import WORKLOADS, ensure_workload, source_paths
+from tools import pgserver
+from tools.localairflow import airflow_env as local_airflow_env
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BENCH = ROOT / "bench"
 VAR = BENCH / "var"
 BIN = Path(sys.executable).parent
 TOKEN = "bench-webhook-token"  # the local emulator's sandbox token, not a secret
-PG_HOST = os.environ.get("PGHOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("PGPORT", "5432"))
-PG_USER = os.environ.get("PGUSER", "postgres")
 STATE_DB = "identsync_bench"
 STATE_SCHEMA = "bench_cell"
 ALL_WORKLOADS = ["new_20", "new_1000", "unchanged_1000", "changed_1000", "new_5000",
@@ -75,31 +71,18 @@ class Emulator:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "b24emu", "--port", str(self.port), "--token", TOKEN,
              "--plan", "unlimited"], cwd=ROOT, stdout=self._log, stderr=self._log)
+        self.control = EmulatorControl(f"http://127.0.0.1:{self.port}")
         for _ in range(100):
-            try:
-                self.get("stats")
+            if self.control.up():
                 return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise SystemExit("the emulator exited at start; see bench/var/emulator.log")
-                time.sleep(0.1)
+            if self.proc.poll() is not None:
+                raise SystemExit("the emulator exited at start; see bench/var/emulator.log")
+            time.sleep(0.1)
         raise SystemExit("the emulator did not answer within 10 s")
 
     @property
     def webhook(self) -> str:
         return f"http://127.0.0.1:{self.port}/rest/1/{TOKEN}/"
-
-    def _open(self, req: urllib.request.Request) -> Any:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read())
-
-    def get(self, name: str) -> Any:
-        return self._open(urllib.request.Request(f"http://127.0.0.1:{self.port}/_emu/{name}"))
-
-    def post(self, name: str, payload: dict[str, Any]) -> Any:
-        return self._open(urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/_emu/{name}", data=json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json"}, method="POST"))
 
     def fresh_portal(self) -> None:
         """Empty portal, unlimited and instant, with the deal fields the config maps."""
@@ -107,14 +90,14 @@ class Emulator:
         from identsync.settings import load_config
         from tools.setup_portal import ensure_fields
 
-        self.post("reset", {"what": "all"})
-        self.post("config", {"plan": "unlimited", "latency_ms": 0, "jitter_ms": 0})
+        self.control.reset("all")
+        self.control.config({"plan": "unlimited", "latency_ms": 0, "jitter_ms": 0})
         with Bitrix24Client(self.webhook, plan="unlimited") as client:
             ensure_fields(client, "deal", load_config().deal_fields)
 
     def arm(self, plan: str, latency_ms: float) -> None:
-        self.post("reset", {"what": "stats,limits"})
-        self.post("config", {"plan": plan, "latency_ms": latency_ms})
+        self.control.reset("stats,limits")
+        self.control.config({"plan": plan, "latency_ms": latency_ms})
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -127,27 +110,16 @@ class Emulator:
 
 # -- PostgreSQL state (one schema, recreated for every cell) ---------------------------------
 
-def state_url() -> str:
-    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{STATE_DB}"
-
-
 def state_dsn() -> str:
-    return f"{state_url()}?options=-csearch_path%3D{STATE_SCHEMA}"
+    return pgserver.database_url(STATE_DB, search_path=STATE_SCHEMA)
 
 
 def ensure_state_db() -> None:
-    ensure_database(STATE_DB, host=PG_HOST, port=PG_PORT, user=PG_USER)
+    pgserver.ensure_database(STATE_DB)
 
 
 def fresh_state() -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(state_url())
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP SCHEMA IF EXISTS "{STATE_SCHEMA}" CASCADE')
-        cur.execute(f'CREATE SCHEMA "{STATE_SCHEMA}"')
-    conn.close()
+    pgserver.create_schema(STATE_DB, STATE_SCHEMA, fresh=True)
 
 
 # -- Airflow (own AIRFLOW_HOME under bench/var, own emulator port) ---------------------------
@@ -156,8 +128,8 @@ def airflow_env(emu: Emulator, ident: Path) -> dict[str, str]:
     return local_airflow_env(
         VAR / "airflow", emulator_url=f"http://127.0.0.1:{emu.port}", token=TOKEN,
         ident_db=ident, state_conn={
-            "conn_type": "postgres", "host": PG_HOST, "port": PG_PORT, "login": PG_USER,
-            "schema": STATE_DB, "extra": {"options": f"-csearch_path={STATE_SCHEMA}"}},
+            "conn_type": "postgres", "schema": STATE_DB, **pgserver.server_parts(),
+            "extra": {"options": f"-csearch_path={STATE_SCHEMA}"}},
         extra={"AIRFLOW__CORE__EXECUTOR": "LocalExecutor"})
 
 
@@ -178,7 +150,6 @@ def ensure_airflow(env: dict[str, str]) -> None:
 
 def child(spec: dict[str, Any], log_name: str) -> dict[str, Any]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "plugins"), str(ROOT)])
     logs = VAR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / f"{log_name}.stderr", "w") as err:
@@ -213,7 +184,7 @@ def run_once(emu: Emulator, strategy: str, wkey: str, plan: str, latency_ms: flo
         spec.update(airflow=env, log=str(VAR / "logs" / f"{tag}_airflow.log"))
     emu.arm(plan, latency_ms)
     out = child(spec, tag)
-    stats = emu.get("stats")
+    stats = emu.control.stats()
     by_method = {m: n for m, n in stats["by_method"].items() if m != "batch"}
     out.update(
         plan=plan, latency_ms=latency_ms, http_requests=stats["http_requests"],

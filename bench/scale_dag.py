@@ -27,19 +27,17 @@ import uuid
 from datetime import date, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from b24emu.server import EmulatorServer
+from identsync.state.store import StateStore
+from identsync.sync.summary import format_summary
+from tests.fixtures.airflow import airflow, airflow_env, migrate, write_config
+from tools import pgserver
+from tools.ident_demo.clinic import create_schema, generate_clinic
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
-import psycopg2  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-
-from b24emu.server import EmulatorServer  # noqa: E402
-from identsync.dagtasks import format_summary  # noqa: E402
-from identsync.ident.demo import create_schema, generate_clinic  # noqa: E402
-from identsync.sync.state import StateStore  # noqa: E402
-from tests.fixtures.airflow import airflow, airflow_env, migrate, write_config  # noqa: E402
-
-PG = "postgresql://postgres@127.0.0.1:5432/test"
 DAG_ID = "ident_to_bitrix24_branch_1"
 
 
@@ -48,10 +46,7 @@ def main() -> int:
     ap.add_argument("--receptions", type=int, default=30_000)
     args = ap.parse_args()
     schema = f"scale_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(PG)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE SCHEMA "{schema}"')
-    dsn = f"{PG}?options=-csearch_path%3D{schema}"
+    dsn = pgserver.create_schema("test", schema)
     try:
         with tempfile.TemporaryDirectory() as tmp_name, \
                 EmulatorServer(token="scale-token", plan="unlimited", port=0) as emu:
@@ -91,8 +86,7 @@ def main() -> int:
                   f"emulator: {emu.stats_snapshot()['http_requests']} HTTP requests")
             return 0
     finally:
-        admin.cursor().execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+        pgserver.drop_schema("test", schema)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-from identsync import dagtasks
+from identsync.dag import tasks
 from identsync.settings import load_config
 
 CONFIG = load_config()  # a bad key fails the import with a message naming it
@@ -37,7 +37,7 @@ CHUNK_LABEL = "{{ chunk_label }}"
 
 def build(branch_id: int, branch_name: str):
     @dag(
-        dag_id=f"ident_to_bitrix24_branch_{branch_id}",
+        dag_id=CONFIG.pipeline_id(branch_id),
         dag_display_name=f"IDENT -> Bitrix24: {branch_name}",
         description=f"Sync IDENT receptions of branch {branch_id} into Bitrix24 deals",
         schedule=CronDataIntervalTimetable(CONFIG.schedule, timezone=CONFIG.timezone),
@@ -59,19 +59,19 @@ def build(branch_id: int, branch_name: str):
         },
     )
     def sync():
-        extracted = task(dagtasks.extract_receptions)(branch_id=branch_id)
-        chunks = task(dagtasks.transform)(extracted)
-        lookups = task(dagtasks.batch_lookup, pool=CONFIG.pool,
+        extracted = task(tasks.extract_receptions)(branch_id=branch_id)
+        chunks = task(tasks.transform)(extracted)
+        lookups = task(tasks.batch_lookup, pool=CONFIG.pool,
                        map_index_template=CHUNK_LABEL).expand(chunk=chunks)
-        upserts = task(dagtasks.upsert_contacts_deals, pool=CONFIG.pool,
+        upserts = task(tasks.upsert_contacts_deals, pool=CONFIG.pool,
                        map_index_template=CHUNK_LABEL).expand(looked=lookups)
-        comments = task(dagtasks.add_comments, pool=CONFIG.pool,
+        comments = task(tasks.add_comments, pool=CONFIG.pool,
                         map_index_template=CHUNK_LABEL).expand(upserted=upserts)
-        task(dagtasks.run_summary, trigger_rule="none_failed")(
+        task(tasks.run_summary, trigger_rule="none_failed")(
             extracted, chunks, lookups, upserts, comments)
 
     return sync()
 
 
 for _branch in CONFIG.branches:
-    globals()[f"ident_to_bitrix24_branch_{_branch.id}"] = build(_branch.id, _branch.name)
+    globals()[CONFIG.pipeline_id(_branch.id)] = build(_branch.id, _branch.name)

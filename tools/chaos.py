@@ -3,7 +3,7 @@
 
     python tools/chaos.py --receptions 1000 --days 3 --seed 1 [--rates-scale 1] [--no-slow]
 
-A clinic of ``--receptions`` receptions over ``--days`` days (identsync.ident.demo, seeded)
+A clinic of ``--receptions`` receptions over ``--days`` days (tools.ident_demo.clinic, seeded)
 is synced once as it is at 07:00 on the first day, then advanced to 20:00 of each day and
 synced again, each branch through ``airflow dags test`` with the DAG's own retries (a config
 copy with retries=5, retry_delay_seconds=1). The emulator (seeded) injects 10% 503
@@ -14,30 +14,25 @@ scale with ``--rates-scale``. A DAG run that still fails is run again (an operat
 printed. Exit status 0 only when every invariant held.
 
 Everything lives under var/chaos/seed<N>/ (IDENT file, AIRFLOW_HOME, logs). The sync state
-goes to a fresh schema in the PostgreSQL database ``identsync_chaos`` ($PGHOST/$PGPORT/$PGUSER,
-default 127.0.0.1:5432 postgres), dropped afterwards unless ``--keep``.
+goes to a fresh schema in the PostgreSQL database ``identsync_chaos`` on $IDENTSYNC_PG
+(tools/pgserver.py), dropped afterwards unless ``--keep``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
+from tests.chaos import harness as h
+from tools import pgserver
+from tools.invariants import check, ledger_rows, state_rejections
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
-from tests.chaos import harness as h  # noqa: E402
-from tools.invariants import check, ledger_rows, state_rejections  # noqa: E402
-from tools.localairflow import ensure_database  # noqa: E402
-
-PG_HOST = os.environ.get("PGHOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("PGPORT", "5432"))
-PG_USER = os.environ.get("PGUSER", "postgres")
 STATE_DB = "identsync_chaos"
 
 
@@ -47,27 +42,9 @@ def say(msg: str) -> None:
 
 def state_schema(seed: int) -> tuple[str, str]:
     """(DSN with search_path set to a fresh schema, schema name)."""
-    import psycopg2
-
-    ensure_database(STATE_DB, host=PG_HOST, port=PG_PORT, user=PG_USER)
+    pgserver.ensure_database(STATE_DB)
     schema = f"chaos_seed{seed}_{int(time.time())}"
-    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=STATE_DB)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE SCHEMA "{schema}"')
-    conn.close()
-    return (f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{STATE_DB}"
-            f"?options=-csearch_path%3D{schema}"), schema
-
-
-def drop_schema(schema: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=STATE_DB)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    conn.close()
+    return pgserver.create_schema(STATE_DB, schema), schema
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,11 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the state schema and var files")
     args = ap.parse_args(argv)
 
-    from identsync.ident.demo import advance_day
-    from identsync.sync.config import SyncConfig
-    from identsync.sync.state import StateStore
-
     from b24emu.server import EmulatorServer
+    from identsync.config import SyncConfig
+    from identsync.state.store import StateStore
+    from tools.ident_demo.days import advance_day
 
     work = ROOT / "var" / "chaos" / f"seed{args.seed}"
     if work.exists():
@@ -126,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             for branch in cfg.branches:
                 dag_id = f"ident_to_bitrix24_branch_{branch.id}"
                 for attempt in range(args.max_reruns + 1):
-                    h.settled(emu.base_url)  # runs are minutes apart in production
+                    emu.control.settled()  # runs are minutes apart in production
                     runs += 1
                     run = h.dags_test(env, dag_id, conf,
                                       log_path=work / f"sync{k}_{dag_id}_{attempt}.log")
@@ -142,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{'ok' if run.ok else 'FAILED'} ({run.task_failures} task tries failed)")
         elapsed = time.monotonic() - t0
 
-        stats = h.settled(emu.base_url)
-        dump = h.dump(emu.base_url)
+        stats = emu.control.settled()
+        dump = emu.control.dump_all()
         pipelines = [f"ident_to_bitrix24_branch_{b.id}" for b in cfg.branches]
         store = StateStore(dsn)
         client_retries = sum(int((r["summary"].get("http") or {}).get("retries", 0))
@@ -156,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         emu.stop()
         if not args.keep:
-            drop_schema(schema)
+            pgserver.drop_schema(STATE_DB, schema)
 
 
 def print_table(args, rates, stats, runs, reruns, failed_tries, client_retries, elapsed,

@@ -18,12 +18,9 @@ import os
 import sys
 from pathlib import Path
 
-# tools/ is not a package: make plugins/ importable the way Airflow sees it.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
+import psycopg2
 
-import psycopg2  # noqa: E402
-
-from identsync.sync.ledger import CommentLedger, LedgerBusy, LedgerError  # noqa: E402
+from identsync.state.ledger import CommentLedger, LedgerBusy, LedgerError
 
 EXIT_BAD_ENTRIES, EXIT_USAGE, EXIT_DB = 1, 2, 3
 

@@ -7,8 +7,8 @@
     python tools/demo.py stop       # stop the background emulator
 
 Everything lives under var/ (emulator state, IDENT demo database, AIRFLOW_HOME). The sync
-state goes to the PostgreSQL database `identsync_demo` on $PGHOST:$PGPORT (default
-127.0.0.1:5432), created if missing.
+state goes to the PostgreSQL database `identsync_demo` on the server $IDENTSYNC_PG (default
+postgresql://postgres@127.0.0.1:5432, see tools/pgserver.py), created if missing.
 """
 
 from __future__ import annotations
@@ -17,27 +17,24 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import date, datetime, timedelta
 from pathlib import Path
+
+from b24emu.control import EmulatorControl
+from tools import pgserver
+from tools.localairflow import airflow_env as local_airflow_env
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "var"
 BIN = Path(sys.executable).parent
-sys.path.insert(0, str(ROOT / "plugins"))
-sys.path.insert(0, str(ROOT))
 
-from tools.localairflow import airflow_env as local_airflow_env  # noqa: E402
-from tools.localairflow import ensure_database  # noqa: E402
-
-EMU_PORT = int(os.environ.get("DEMO_EMULATOR_PORT", "8024"))
+DEFAULT_EMU_PORT = int(os.environ.get("DEMO_EMULATOR_PORT", "8024"))
+EMU_FILE = VAR / "emulator.json"  # {"pid": ..., "port": ...} of this clone's emulator
 EMU_TOKEN = "demo-webhook-token"  # a sandbox token for the local emulator, not a secret
-PG_HOST = os.environ.get("PGHOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("PGPORT", "5432"))
-PG_USER = os.environ.get("PGUSER", "postgres")
 STATE_DB = "identsync_demo"
 IDENT_DB = VAR / "ident_demo.sqlite3"
 DEMO_DAYS = 3
@@ -62,15 +59,15 @@ def airflow_env() -> dict[str, str]:
     # The webhook token sits in the connection's `password`, which Airflow masks in task
     # logs; the client never logs it either.
     return local_airflow_env(
-        VAR / "airflow", emulator_url=f"http://127.0.0.1:{EMU_PORT}", token=EMU_TOKEN,
-        ident_db=IDENT_DB, state_conn={"conn_type": "postgres", "host": PG_HOST,
-                                       "port": PG_PORT, "login": PG_USER, "schema": STATE_DB},
+        VAR / "airflow", emulator_url=emulator().base_url, token=EMU_TOKEN,
+        ident_db=IDENT_DB, state_conn={"conn_type": "postgres", "schema": STATE_DB,
+                                       **pgserver.server_parts()},
         extra={"AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30"})
 
 
 def state_dsn() -> str:
-    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{STATE_DB}"
+    return pgserver.database_url(STATE_DB)
 
 
 # -- services --------------------------------------------------------------------------------
@@ -84,41 +81,76 @@ def ensure_state_db(fresh: bool = False) -> None:
     import psycopg2
 
     try:
-        created = ensure_database(STATE_DB, host=PG_HOST, port=PG_PORT, user=PG_USER,
-                                  fresh=fresh)
+        created = pgserver.ensure_database(STATE_DB, fresh=fresh)
     except psycopg2.OperationalError as exc:
-        sys.exit(f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT} ({exc}).\n"
-                 "Start it (Debian: pg_ctlcluster 15 main start) or set PGHOST/PGPORT/PGUSER.")
+        sys.exit(f"PostgreSQL is not reachable at {pgserver.server_url()} ({exc}).\n"
+                 f"Start it (Debian: pg_ctlcluster 15 main start) or set {pgserver.ENV}.")
     if created:
         say(f"created PostgreSQL database {STATE_DB} for the sync state")
 
 
-def emulator_url(path: str) -> str:
-    return f"http://127.0.0.1:{EMU_PORT}{path}"
+# -- this clone's emulator -------------------------------------------------------------------
+# Each clone runs its own emulator (its state is var/portal.sqlite3). The pid and port live in
+# var/emulator.json; a port held by anything else (another clone's emulator, any program) is
+# never reused: this clone's emulator then takes a free port.
 
-
-def emulator_up() -> bool:
+def _recorded() -> dict:
     try:
-        with urllib.request.urlopen(emulator_url("/_emu/stats"), timeout=2) as r:
-            return r.status == 200
-    except OSError:
+        return json.loads(EMU_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
         return False
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def emulator() -> EmulatorControl:
+    """The admin client of this clone's emulator (running or not yet)."""
+    port = _recorded().get("port") or DEFAULT_EMU_PORT
+    return EmulatorControl(f"http://127.0.0.1:{port}", timeout=5)
+
+
+def ours_running() -> bool:
+    rec = _recorded()
+    return bool(rec) and _alive(int(rec["pid"])) and emulator().up()
+
+
 def start_emulator() -> None:
-    if emulator_up():
-        say(f"Bitrix24 emulator already running on :{EMU_PORT}")
+    if ours_running():
+        say(f"Bitrix24 emulator of this clone already running ({emulator().base_url})")
         return
+    port = DEFAULT_EMU_PORT
+    if not _port_free(port):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            free = sock.getsockname()[1]
+        say(f"port {port} is held by another program (another clone's emulator? `python -m "
+            f"tools.demo stop` there frees it); this clone's emulator takes port {free}")
+        port = free
     VAR.mkdir(exist_ok=True)
     log = open(VAR / "emulator.log", "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "b24emu", "--port", str(EMU_PORT), "--token", EMU_TOKEN,
+        [sys.executable, "-m", "b24emu", "--port", str(port), "--token", EMU_TOKEN,
          "--plan", "standard", "--state", str(VAR / "portal.sqlite3")],
         cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
-    (VAR / "emulator.pid").write_text(str(proc.pid))
+    EMU_FILE.write_text(json.dumps({"pid": proc.pid, "port": port}))
     for _ in range(100):
-        if emulator_up():
-            say(f"started Bitrix24 emulator on :{EMU_PORT} (state var/portal.sqlite3, "
+        if emulator().up():
+            say(f"started Bitrix24 emulator on :{port} (state var/portal.sqlite3, "
                 f"log var/emulator.log, pid {proc.pid})")
             return
         if proc.poll() is not None:
@@ -128,19 +160,11 @@ def start_emulator() -> None:
 
 
 def stop_emulator() -> None:
-    pid_file = VAR / "emulator.pid"
-    if pid_file.exists():
-        try:
-            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
-            say("stopped the emulator")
-        except ProcessLookupError:
-            pass
-        pid_file.unlink()
-
-
-def emulator_stats() -> dict:
-    with urllib.request.urlopen(emulator_url("/_emu/stats"), timeout=5) as r:
-        return json.loads(r.read())
+    rec = _recorded()
+    if rec and _alive(int(rec["pid"])):
+        os.killpg(int(rec["pid"]), signal.SIGTERM)
+        say("stopped the emulator")
+    EMU_FILE.unlink(missing_ok=True)
 
 
 def ensure_ident_db() -> None:
@@ -148,8 +172,8 @@ def ensure_ident_db() -> None:
         return
     import sqlalchemy as sa
 
-    from identsync.ident.badinput import insert_bad_inputs
-    from identsync.ident.demo import create_schema, generate_clinic
+    from tools.ident_demo.badinput import insert_bad_inputs
+    from tools.ident_demo.clinic import create_schema, generate_clinic
 
     start, end = demo_dates()
     engine = sa.create_engine(f"sqlite:///{IDENT_DB}")
@@ -166,12 +190,12 @@ def ensure_ident_db() -> None:
 
 
 def setup_portal() -> None:
-    from tools.setup_portal import ensure_fields  # noqa: PLC0415
     from identsync.bitrix24.client import Bitrix24Client
     from identsync.settings import load_config
+    from tools.setup_portal import ensure_fields  # noqa: PLC0415
 
     cfg = load_config()
-    client = Bitrix24Client(f"http://127.0.0.1:{EMU_PORT}/rest/1/{EMU_TOKEN}/", plan="standard")
+    client = Bitrix24Client(f"{emulator().base_url}/rest/1/{EMU_TOKEN}/", plan="standard")
     added, _ = ensure_fields(client, "deal", cfg.deal_fields)
     if added:
         say(f"created {len(added)} deal fields on the portal: {', '.join(added)}")
@@ -201,13 +225,13 @@ def ensure_airflow_db(env: dict[str, str]) -> None:
 # -- commands ---------------------------------------------------------------------------------
 
 def fresh_portal() -> bool:
-    return not (VAR / "portal.sqlite3").exists() and not emulator_up()
+    return not (VAR / "portal.sqlite3").exists() and not ours_running()
 
 
 def cmd_run() -> int:
-    from identsync.dagtasks import format_summary
     from identsync.settings import load_config
-    from identsync.sync.state import StateStore
+    from identsync.state.store import StateStore
+    from identsync.sync.summary import format_summary
 
     ensure_state_db(fresh=fresh_portal())
     start_emulator()
@@ -217,7 +241,7 @@ def cmd_run() -> int:
     ensure_airflow_db(env)
     start, end = demo_dates()
     cfg = load_config()
-    before = emulator_stats()
+    before = emulator().stats()
     conf = json.dumps({"date_from": start.isoformat(), "date_to": end.isoformat()})
     store = StateStore(state_dsn())
     store.ensure_schema()
@@ -237,7 +261,7 @@ def cmd_run() -> int:
         summary = runs[0]["summary"] if "summary" in runs[0] else runs[0]
         print(f"    done in {time.monotonic() - t0:.0f}s; log: var/dags_test_{dag_id}.log")
         print("    " + format_summary(summary).replace("\n", "\n    "))
-    after = emulator_stats()
+    after = emulator().stats()
     print_portal_traffic(before, after)
     if failed:
         return 1

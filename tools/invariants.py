@@ -31,18 +31,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-for _p in (str(ROOT / "plugins"), str(ROOT)):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+from identsync.config import SyncConfig
+from identsync.ident.extract import extract_receptions
+from identsync.records import LookupMap, Rejection, SyncRecord
+from identsync.state.ledger import comment_hash
+from identsync.sync.phones import PhoneError, normalize_phone
+from identsync.sync.plan import final_stage_set, name_key, same_value
+from identsync.sync.transform import transform_all
 
-from identsync.ident.extract import extract_receptions  # noqa: E402
-from identsync.sync.config import SyncConfig  # noqa: E402
-from identsync.sync.ledger import comment_hash  # noqa: E402
-from identsync.sync.phones import PhoneError, normalize_phone  # noqa: E402
-from identsync.sync.plan import final_stage_set, name_key, same_value  # noqa: E402
-from identsync.sync.records import LookupMap, Rejection, SyncRecord  # noqa: E402
-from identsync.sync.transform import transform_all  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 ALL_TIME = (datetime(1900, 1, 1), datetime(2200, 1, 1))
 MAX_EXAMPLES = 5
@@ -277,24 +274,16 @@ def check(ident_engine: Any, cfg: SyncConfig, dump: Mapping[str, list[dict[str, 
 
 # -- helpers for callers ---------------------------------------------------------------------
 
-def emulator_dump(base_url: str) -> dict[str, list[dict[str, Any]]]:
-    """Deals, contacts and comments from a running emulator's admin endpoint."""
-    import requests
-
-    return {e: requests.get(f"{base_url}/_emu/dump", params={"entity": e}, timeout=60).json()
-            for e in ("deal", "contact", "comment")}
-
-
 def state_rejections(dsn: str, pipelines: Iterable[str]) -> list[dict[str, Any]]:
     """Open rejections the DAG recorded in the state store, for every pipeline given."""
-    from identsync.sync.state import StateStore
+    from identsync.state.store import StateStore
 
     store = StateStore(dsn)
     return [r for p in pipelines for r in store.open_rejections(p)]
 
 
 def ledger_rows(dsn: str, deal_ids: Iterable[int]) -> dict[int, Any]:
-    from identsync.sync.ledger import CommentLedger
+    from identsync.state.ledger import CommentLedger
 
     ids = sorted(set(deal_ids))
     return CommentLedger(dsn).rows(ids) if ids else {}
@@ -316,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from identsync.settings import load_config
         cfg = load_config()
-    dump = emulator_dump(args.emulator)
+    from b24emu.control import EmulatorControl
+
+    dump = EmulatorControl(args.emulator).dump_all()
     pipelines = [f"ident_to_bitrix24_branch_{b.id}" for b in cfg.branches]
     rejections = state_rejections(args.state_dsn, pipelines) if args.state_dsn else []
     ledger = (ledger_rows(args.state_dsn, [int(x["ENTITY_ID"]) for x in dump["comment"]])

@@ -28,7 +28,6 @@ def airflow_base_env(home: Path, *, config: Path | None = None,
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     })
     if config is not None:
@@ -56,27 +55,3 @@ def airflow_env(home: Path, *, emulator_url: str, token: str, ident_db: Path,
         "AIRFLOW_CONN_IDENTSYNC_STATE": json.dumps(dict(state_conn)),
     })
     return env
-
-
-def ensure_database(name: str, *, host: str, port: int, user: str,
-                    fresh: bool = False) -> bool:
-    """Create PostgreSQL database ``name`` if missing (``fresh``: drop it first).
-
-    Returns True when it was created. Connection errors propagate (callers say what to do).
-    """
-    import psycopg2
-
-    conn = psycopg2.connect(host=host, port=port, user=user, dbname="postgres",
-                            connect_timeout=5)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            if fresh:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone():
-                return False
-            cur.execute(f'CREATE DATABASE "{name}"')
-            return True
-    finally:
-        conn.close()

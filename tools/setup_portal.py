@@ -12,12 +12,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
-
-from identsync.bitrix24.client import Bitrix24Client  # noqa: E402
-from identsync.settings import load_config  # noqa: E402
+from identsync.bitrix24.client import Bitrix24Client
+from identsync.settings import load_config
 
 LABELS = {
     "ident_id": "IDENT id", "start": "Reception start", "end": "Reception end",

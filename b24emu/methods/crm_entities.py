@@ -8,8 +8,15 @@ from typing import Any
 from b24emu.methods import Ctx, Result, legacy, method, param
 from b24emu.methods.status import stage_semantic
 from b24emu.phpquery import php_int, php_list
-from b24emu.query import (find, page_meta, parse_filter, parse_order, project, selected_fields,
-                          uf_names)
+from b24emu.query import (
+    find,
+    page_meta,
+    parse_filter,
+    parse_order,
+    project,
+    selected_fields,
+    uf_names,
+)
 from b24emu.schema import MULTI_FIELDS, describe, field_types, read_only, scalar_fields
 from b24emu.values import PORTAL_TZ, cast_for_write, now_iso
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from identsync.sync.config import SyncConfig
-from identsync.sync.ledger import CommentLedger
+from identsync.config import SyncConfig
 from tests.chaos import harness as h
 
 START = h.START
@@ -34,9 +33,3 @@ def chaos_emulator(make_emulator):
     """A private emulator (the chaos webhook token), unlimited plan, no faults yet."""
     return make_emulator(token=h.EMU_TOKEN, plan="unlimited")
 
-
-@pytest.fixture
-def ledger(pg_dsn) -> CommentLedger:
-    led = CommentLedger(pg_dsn)
-    led.ensure_schema()
-    return led

@@ -1,6 +1,6 @@
 """The in-process engine as a child process, so a test can SIGKILL it mid-sync.
 
-    python tests/chaos/engine_child.py '{"ident": ..., "webhook": ..., "dsn": ...,
+    python -m tests.chaos.engine_child '{"ident": ..., "webhook": ..., "dsn": ...,
         "config": ..., "start": ..., "end": ..., "branch": 1, "plan": ..., "timeout": 3}'
 
 Prints ``RESULT {json}`` last: the summary, or ``{"error": ..., "type": ...}`` (exit 3).
@@ -14,26 +14,25 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 
 def main() -> int:
     import sqlalchemy as sa
 
     from identsync.bitrix24.client import Bitrix24Client
-    from identsync.sync.config import SyncConfig
+    from identsync.config import SyncConfig
+    from identsync.state import SyncState
     from identsync.sync.engine import sync_window
-    from identsync.sync.ledger import CommentLedger
 
     a = json.loads(sys.argv[1])
     cfg = SyncConfig.from_file(a["config"])
     timeout = a.get("timeout") or 3.0
     client = Bitrix24Client(a["webhook"], plan=a.get("plan", "unlimited"),
                             timeout=tuple(timeout) if isinstance(timeout, list) else timeout)
-    ledger = CommentLedger(a["dsn"])
-    ledger.ensure_schema()
+    state = SyncState(a["dsn"])
+    state.ensure_schema()
     try:
-        summary = sync_window(sa.create_engine(a["ident"]), client, ledger, cfg,
+        summary = sync_window(sa.create_engine(a["ident"]), client, state, cfg,
                               datetime.fromisoformat(a["start"]), datetime.fromisoformat(a["end"]),
                               branch_id=a.get("branch"))
     except Exception as exc:  # reported to the parent, which decides what a failure means

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -25,8 +24,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import requests
-
+from b24emu.control import EmulatorControl
+from tools import pgserver
 from tools.localairflow import BIN, ROOT, airflow_base_env
 from tools.localairflow import airflow_env as local_airflow_env
 
@@ -55,7 +54,7 @@ def make_clinic(path: Path, *, seed: int, receptions: int, days: int, start: dat
     """A generated clinic in a SQLite file; returns its SQLAlchemy engine."""
     import sqlalchemy as sa
 
-    from identsync.ident.demo import create_schema, generate_clinic
+    from tools.ident_demo.clinic import create_schema, generate_clinic
 
     if path.exists():
         path.unlink()
@@ -77,32 +76,7 @@ def write_config(path: Path, **overrides: Any) -> Path:
     return path
 
 
-# -- emulator admin --------------------------------------------------------------------------
-
-def emu_get(base_url: str, name: str, **params: Any) -> Any:
-    r = requests.get(f"{base_url}/_emu/{name}", params=params, timeout=60)
-    r.raise_for_status()
-    return r.json()
-
-
-def emu_post(base_url: str, name: str, payload: Any) -> Any:
-    r = requests.post(f"{base_url}/_emu/{name}", json=payload, timeout=60)
-    r.raise_for_status()
-    return r.json()
-
-
-def settled(base_url: str, timeout: float = 60.0) -> dict[str, Any]:
-    """Wait until every request the emulator received has been answered (or dropped): a
-    slow write whose client died is then applied. Returns the stats."""
-    deadline = time.monotonic() + timeout
-    while True:
-        st = emu_get(base_url, "stats")
-        if sum(st["by_status"].values()) >= st["http_requests"]:
-            return st
-        if time.monotonic() > deadline:
-            raise TimeoutError("the emulator still has requests in flight")
-        time.sleep(0.05)
-
+# -- emulator admin (b24emu.control) ----------------------------------------------------------
 
 def wait_for_fault(base_url: str, method: str, *, source: str = "script",
                    timeout: float = 120.0, proc: subprocess.Popen | None = None) -> dict:
@@ -110,7 +84,7 @@ def wait_for_fault(base_url: str, method: str, *, source: str = "script",
     ``method``; the fault log names only the top method, usually "batch")."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for entry in emu_get(base_url, "stats")["fault_log"]:
+        for entry in EmulatorControl(base_url).stats()["fault_log"]:
             if entry["source"] == source:
                 return entry
         if proc is not None and proc.poll() is not None:
@@ -118,10 +92,6 @@ def wait_for_fault(base_url: str, method: str, *, source: str = "script",
                                + (proc.stdout.read() if proc.stdout else ""))
         time.sleep(0.02)
     raise TimeoutError(f"no {source} fault on {method} within {timeout}s")
-
-
-def dump(base_url: str) -> dict[str, list[dict[str, Any]]]:
-    return {e: emu_get(base_url, "dump", entity=e) for e in ("deal", "contact", "comment")}
 
 
 # -- Airflow ---------------------------------------------------------------------------------
@@ -168,7 +138,7 @@ class SyncTarget:
 def airflow_env(home: Path, target: SyncTarget) -> dict[str, str]:
     return local_airflow_env(
         home, emulator_url=target.emulator_url, token=EMU_TOKEN, ident_db=target.ident_path,
-        state_conn={"conn_type": "postgres", "extra": {"dsn": target.state_dsn}},
+        state_conn=pgserver.airflow_connection(target.state_dsn),
         plan=target.plan, bitrix_extra={"timeout": target.timeout}, config=target.config_path,
         extra={"AIRFLOW__CORE__UNIT_TEST_MODE": "False"})
 
@@ -219,10 +189,8 @@ def engine_child(target: SyncTarget, start: datetime, end: datetime, *,
             "dsn": target.state_dsn, "config": str(target.config_path),
             "start": start.isoformat(), "end": end.isoformat(), "branch": branch,
             "plan": target.plan, "timeout": target.timeout}
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "plugins"), str(ROOT)])
-    return subprocess.Popen([sys.executable, str(ROOT / "tests" / "chaos" / "engine_child.py"),
-                             json.dumps(args)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "tests.chaos.engine_child",
+                             json.dumps(args)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 
@@ -246,7 +214,8 @@ def day_windows(start: date, days: int, *, margin_h: int = 26
     hours, not minutes: ``advance_day`` back-dates the first status change of a reception it
     booked the day before (see test_findings.py), which a tighter window would miss.
     """
-    from datetime import time as dtime, timedelta
+    from datetime import time as dtime
+    from datetime import timedelta
 
     first = datetime.combine(start, dtime(7, 0))
     out: list[tuple[datetime | None, datetime, datetime]] = [
@@ -278,12 +247,12 @@ class EngineChaosResult:
     client_retries: int = 0
 
 
-def engine_chaos(ident_engine: Any, client: Any, ledger: Any, cfg: Any, *, start: date,
+def engine_chaos(ident_engine: Any, client: Any, state: Any, cfg: Any, *, start: date,
                  days: int, seed: int, max_reruns: int = 20) -> EngineChaosResult:
     """Sync day by day through the in-process engine; a failed window is synced again (what
     an Airflow retry or an operator's "clear" does), counting reruns."""
-    from identsync.ident.demo import advance_day
     from identsync.sync.engine import sync_window
+    from tools.ident_demo.days import advance_day
 
     res = EngineChaosResult(failures=[], summaries=[], rejections=[])
     prev = generation_now(start)
@@ -293,11 +262,11 @@ def engine_chaos(ident_engine: Any, client: Any, ledger: Any, cfg: Any, *, start
             prev = advance_to
         for branch in cfg.branches:
             # Scheduled runs are minutes apart: a slow write of the last run has landed.
-            settled(client_base(client))
+            EmulatorControl(client_base(client)).settled()
             while True:
                 res.syncs += 1
                 try:
-                    summary = sync_window(ident_engine, client, ledger, cfg, w_start, w_end,
+                    summary = sync_window(ident_engine, client, state, cfg, w_start, w_end,
                                           branch_id=branch.id)
                 except Exception as exc:  # any failure: sync the window again
                     res.reruns += 1

@@ -1,4 +1,4 @@
-"""The bad-input corpus (identsync.ident.badinput) mixed with good receptions, synced.
+"""The bad-input corpus (tools.ident_demo.badinput) mixed with good receptions, synced.
 
 Each case ends up synced correctly (within the portal's limits, odd text kept literally) or
 rejected with its reason; the run never crashes; good records that share a chunk with bad
@@ -12,14 +12,14 @@ from datetime import datetime
 
 import pytest
 
-from identsync.ident.badinput import insert_bad_inputs
+from b24emu.control import EmulatorControl
 from identsync.ident.extract import extract_receptions
-from identsync.sync.engine import prepare, sync_window
+from identsync.sync.engine import sync_window
+from identsync.sync.prepare import prepare
 from identsync.sync.transform import COMMENT_MAX, SERVICES_MAX
 from tests.chaos import harness as h
+from tools.ident_demo.badinput import insert_bad_inputs
 from tools.invariants import check, ledger_rows, state_rejections
-
-pytestmark = pytest.mark.integration
 
 WIDE = (datetime(2026, 9, 1), datetime(2027, 1, 1))
 CORPUS_AT = datetime(2026, 11, 19, 8, 0)
@@ -32,7 +32,7 @@ def _clinic_with_corpus(path):
     return engine, insert_bad_inputs(engine, start=CORPUS_AT)
 
 
-def test_corpus_through_the_engine(tmp_path, chaos_emulator, ledger, pg_dsn, cfg):
+def test_corpus_through_the_engine(tmp_path, chaos_emulator, state, pg_dsn, cfg):
     engine, cases = _clinic_with_corpus(tmp_path / "ident.sqlite3")
     assert len({c.kind for c in cases}) >= 30
     corpus_ids = {c.reception_id for c in cases}
@@ -40,10 +40,10 @@ def test_corpus_through_the_engine(tmp_path, chaos_emulator, ledger, pg_dsn, cfg
     mixed = [c for c in chunks if {r.reception_id in corpus_ids for r in c} == {True, False}]
     assert mixed, "some chunk must carry good and bad receptions together"
 
-    summary = sync_window(engine, h.fast_client(chaos_emulator, 30), ledger, cfg, *WIDE)
+    summary = sync_window(engine, h.fast_client(chaos_emulator, 30), state, cfg, *WIDE)
 
     base = chaos_emulator.base_url
-    dump = h.dump(base)
+    dump = EmulatorControl(base).dump_all()
     report = check(engine, cfg, dump, summary.rejections,
                    ledger_rows=ledger_rows(pg_dsn, [int(x["ENTITY_ID"]) for x in dump["comment"]]))
     assert report.held, report.table()
@@ -89,19 +89,12 @@ def test_corpus_through_the_engine(tmp_path, chaos_emulator, ledger, pg_dsn, cfg
 @pytest.fixture(scope="module")
 def dag_run(tmp_path_factory):
     """One `airflow dags test` of branch 1 over the clinic + corpus (module-scoped: ~15 s)."""
-    import psycopg2
-
-    from tests.fixtures.pg import _server_url
+    from tools import pgserver
 
     tmp = tmp_path_factory.mktemp("badinput-dag")
     engine, cases = _clinic_with_corpus(tmp / "ident.sqlite3")
     schema = f"badinput_{tmp.name.replace('-', '_')[-20:]}"
-    url = _server_url()
-    admin = psycopg2.connect(url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE SCHEMA "{schema}"')
-    dsn = f"{url}?options=-csearch_path%3D{schema}"
+    dsn = pgserver.create_schema("test", schema)
     from b24emu.server import EmulatorServer
 
     emu = EmulatorServer(token=h.EMU_TOKEN, plan="unlimited").start()
@@ -115,17 +108,15 @@ def dag_run(tmp_path_factory):
                       log_path=tmp / "dags_test.log")
     try:
         yield {"run": run, "cases": cases, "engine": engine, "dsn": dsn,
-               "dump": h.dump(emu.base_url), "cfg_path": cfg_path}
+               "dump": emu.control.dump_all(), "cfg_path": cfg_path}
     finally:
         emu.stop()
-        with admin.cursor() as cur:
-            cur.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+        pgserver.drop_schema("test", schema)
 
 
 @pytest.mark.airflow
 def test_corpus_through_the_dag(dag_run):
-    from identsync.sync.config import SyncConfig
+    from identsync.config import SyncConfig
 
     run = dag_run["run"]
     assert run.ok, run.output[-4000:]

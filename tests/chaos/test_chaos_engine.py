@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import pytest
 
+from identsync.state import SyncState
 from tests.chaos import harness as h
+from tools import pgserver
 from tools.invariants import check, ledger_rows
-
-pytestmark = pytest.mark.integration
 
 RECEPTIONS = 220
 DAYS = 2
 
 
 @pytest.mark.parametrize("seed", [11, 12])
-def test_fault_mix_loses_and_duplicates_nothing(seed, tmp_path, make_emulator, pg_dsn, ledger,
+def test_fault_mix_loses_and_duplicates_nothing(seed, tmp_path, make_emulator, pg_dsn, state,
                                                 cfg):
     engine = h.make_clinic(tmp_path / "ident.sqlite3", seed=seed, receptions=RECEPTIONS,
                            days=DAYS, start=h.START, now=h.generation_now(h.START))
@@ -30,10 +30,10 @@ def test_fault_mix_loses_and_duplicates_nothing(seed, tmp_path, make_emulator, p
                         faults={"rates": h.fault_rates(2.0, slow=False), "seed": seed})
     client = h.fast_client(emu)
 
-    res = h.engine_chaos(engine, client, ledger, cfg, start=h.START, days=DAYS, seed=seed)
+    res = h.engine_chaos(engine, client, state, cfg, start=h.START, days=DAYS, seed=seed)
 
-    h.settled(emu.base_url)
-    dump = h.dump(emu.base_url)
+    emu.control.settled()
+    dump = emu.control.dump_all()
     report = check(engine, cfg, dump, res.rejections,
                    ledger_rows=ledger_rows(pg_dsn, [int(x["ENTITY_ID"]) for x in dump["comment"]]))
     faults = emu.stats_snapshot()["faults"]
@@ -47,7 +47,7 @@ def test_fault_mix_loses_and_duplicates_nothing(seed, tmp_path, make_emulator, p
     assert replanned + res.reruns > 0
 
 
-def test_same_seed_same_faults(tmp_path, make_emulator, pg_dsn, cfg):
+def test_same_seed_same_faults(tmp_path, make_emulator, cfg):
     """The run is reproducible: the same seeds inject the same faults into the same calls."""
     logs = []
     for k in range(2):
@@ -55,10 +55,10 @@ def test_same_seed_same_faults(tmp_path, make_emulator, pg_dsn, cfg):
                                start=h.START, now=h.generation_now(h.START))
         emu = make_emulator(token=h.EMU_TOKEN, plan="unlimited", seed=21,
                             faults={"rates": h.fault_rates(2.0, slow=False), "seed": 21})
-        from identsync.sync.ledger import CommentLedger
-
-        led = CommentLedger(pg_dsn, table=f"ledger_{k}")
-        led.ensure_schema()
-        h.engine_chaos(engine, h.fast_client(emu), led, cfg, start=h.START, days=1, seed=21)
+        with pgserver.scratch_schema("test", "seed") as dsn:
+            state = SyncState(dsn)
+            state.ensure_schema()
+            h.engine_chaos(engine, h.fast_client(emu), state, cfg, start=h.START, days=1,
+                           seed=21)
         logs.append([(e["request"], e["fault"]) for e in emu.stats_snapshot()["fault_log"]])
     assert logs[0] and logs[0] == logs[1]

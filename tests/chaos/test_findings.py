@@ -13,44 +13,42 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from identsync.bitrix24.errors import Bitrix24Error
+from identsync.errors import Bitrix24Error
 from identsync.ident import schema as s
-from identsync.ident.demo import advance_day
 from identsync.sync.engine import sync_window
 from tests.chaos import harness as h
+from tools.ident_demo.days import advance_day
 
 WIDE = (datetime(2026, 9, 1), datetime(2027, 1, 1))
 
 
-@pytest.mark.integration
 def test_write_slower_than_the_read_timeout_does_not_duplicate_deals(
-        small_clinic, chaos_emulator, ledger, cfg):
+        small_clinic, chaos_emulator, state, cfg):
     _, engine = small_clinic
-    h.emu_post(chaos_emulator.base_url, "faults", {
+    chaos_emulator.control.faults({
         "slow_s": 2.0, "script": [{"method": "crm.deal.add", "fault": "slow", "times": 1}]})
     client = h.fast_client(chaos_emulator, read_timeout=0.5)
-    sync_window(engine, client, ledger, cfg, *WIDE, branch_id=1)
-    h.settled(chaos_emulator.base_url)  # the slow batch has landed by now
-    deals = h.dump(chaos_emulator.base_url)["deal"]
+    sync_window(engine, client, state, cfg, *WIDE, branch_id=1)
+    chaos_emulator.control.settled()  # the slow batch has landed by now
+    deals = chaos_emulator.control.dump_all()["deal"]
     per_ident = Counter(d[cfg.ident_id_field] for d in deals)
     assert per_ident and max(per_ident.values()) == 1, {k: n for k, n in per_ident.items()
                                                        if n > 1}
 
 
-@pytest.mark.integration
 def test_comment_post_slower_than_the_read_timeout_is_not_posted_twice(
-        small_clinic, chaos_emulator, ledger, cfg):
+        small_clinic, chaos_emulator, state, cfg):
     _, engine = small_clinic
     client = h.fast_client(chaos_emulator, read_timeout=0.5)
-    h.emu_post(chaos_emulator.base_url, "faults", {
+    chaos_emulator.control.faults({
         "slow_s": 3.0,
         "script": [{"method": "crm.timeline.comment.add", "fault": "slow", "times": 1}]})
     with pytest.raises(Bitrix24Error) as err:
-        sync_window(engine, client, ledger, cfg, *WIDE, branch_id=1)
+        sync_window(engine, client, state, cfg, *WIDE, branch_id=1)
     assert err.value.maybe_applied
-    sync_window(engine, client, ledger, cfg, *WIDE, branch_id=1)  # the task's retry
-    h.settled(chaos_emulator.base_url)
-    comments = h.dump(chaos_emulator.base_url)["comment"]
+    sync_window(engine, client, state, cfg, *WIDE, branch_id=1)  # the task's retry
+    chaos_emulator.control.settled()
+    comments = chaos_emulator.control.dump_all()["comment"]
     per_deal = Counter((x["ENTITY_ID"], x["COMMENT"]) for x in comments)
     assert per_deal and max(per_deal.values()) == 1
 

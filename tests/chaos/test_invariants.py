@@ -9,14 +9,14 @@ import copy
 
 import pytest
 
-from identsync.sync.ledger import comment_hash
+from identsync.state.ledger import comment_hash
 from tests.chaos import harness as h
 from tools.invariants import check, source_outcomes
 
 
 @pytest.fixture(scope="module")
 def perfect(tmp_path_factory):
-    from identsync.sync.config import SyncConfig
+    from identsync.config import SyncConfig
 
     cfg = SyncConfig.from_file(h.DEFAULT_CONFIG)
     engine = h.make_clinic(tmp_path_factory.mktemp("inv") / "ident.sqlite3", seed=4,

@@ -17,11 +17,10 @@ from datetime import datetime
 
 import pytest
 
-from identsync.sync.ledger import CommentLedger
+from b24emu.control import EmulatorControl
+from identsync.state.ledger import CommentLedger
 from tests.chaos import harness as h
 from tools.invariants import check, ledger_rows
-
-pytestmark = pytest.mark.integration
 
 WIDE = (datetime(2026, 9, 1), datetime(2027, 1, 1))
 
@@ -36,20 +35,20 @@ def target(small_clinic, chaos_emulator, pg_dsn, tmp_path):
 
 
 def _kill_during(target, method: str) -> None:
-    h.emu_post(target.emulator_url, "faults", {
+    EmulatorControl(target.emulator_url).faults({
         "slow_s": 1.5, "script": [{"method": method, "fault": "slow", "times": 1}]})
     proc = h.engine_child(target, *WIDE, branch=None)
     h.wait_for_fault(target.emulator_url, method, proc=proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    h.settled(target.emulator_url)  # the in-flight write lands after its client died
+    EmulatorControl(target.emulator_url).settled()  # the in-flight write lands after its client died
 
 
 def _finish_and_check(target, small_clinic, cfg) -> tuple[dict, object]:
     result = h.child_result(h.engine_child(target, *WIDE, branch=None))
     assert "error" not in result, result
-    dump = h.dump(target.emulator_url)
+    dump = EmulatorControl(target.emulator_url).dump_all()
     report = check(small_clinic[1], cfg, dump, result["rejections"],
                    ledger_rows=ledger_rows(target.state_dsn,
                                            [int(x["ENTITY_ID"]) for x in dump["comment"]]))
@@ -59,7 +58,7 @@ def _finish_and_check(target, small_clinic, cfg) -> tuple[dict, object]:
 
 def test_kill_during_upsert_after_the_write_left(target, small_clinic, cfg):
     _kill_during(target, "crm.deal.add")
-    landed = h.dump(target.emulator_url)
+    landed = EmulatorControl(target.emulator_url).dump_all()
     assert landed["deal"], "the killed run's write batch must have been applied"
     assert landed["comment"] == []  # killed before any comment
 
@@ -72,7 +71,7 @@ def test_kill_during_upsert_after_the_write_left(target, small_clinic, cfg):
 
 def test_kill_during_add_comments_after_the_post_left(target, small_clinic, cfg):
     _kill_during(target, "crm.timeline.comment.add")
-    landed = h.dump(target.emulator_url)
+    landed = EmulatorControl(target.emulator_url).dump_all()
     assert landed["comment"], "the killed run's comment batch must have been applied"
     pending = CommentLedger(target.state_dsn).stats()["pending"]
     assert pending == len(landed["comment"])  # posted, but only the intent is recorded
@@ -85,19 +84,19 @@ def test_kills_at_random_moments_then_a_full_run(target, small_clinic, cfg):
     """Three runs, each killed while its n-th request (n drawn from a seeded RNG) is in
     flight on the portal, then one run that finishes: the invariants hold whatever was cut
     where. Latency keeps each request on the portal long enough to be caught in flight."""
-    h.emu_post(target.emulator_url, "config", {"latency_ms": 250})
+    EmulatorControl(target.emulator_url).config({"latency_ms": 250})
     rng = random.Random(606)
     partial = []
     for _ in range(3):
-        base = h.emu_get(target.emulator_url, "stats")["http_requests"]
+        base = EmulatorControl(target.emulator_url).stats()["http_requests"]
         nth = rng.randint(1, 6)
         proc = h.engine_child(target, *WIDE, branch=None)
-        while h.emu_get(target.emulator_url, "stats")["http_requests"] < base + nth:
+        while EmulatorControl(target.emulator_url).stats()["http_requests"] < base + nth:
             assert proc.poll() is None, "the run ended before its request went out"
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-        h.settled(target.emulator_url)
-        partial.append(h.emu_get(target.emulator_url, "stats")["entities"])
+        EmulatorControl(target.emulator_url).settled()
+        partial.append(EmulatorControl(target.emulator_url).stats()["entities"])
     assert any(p["deal"] < 60 or p["comment"] < p["deal"] for p in partial), partial
     _finish_and_check(target, small_clinic, cfg)

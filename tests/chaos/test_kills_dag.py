@@ -15,23 +15,27 @@ import re
 import signal
 import subprocess
 import time
-import uuid
 from collections import Counter
 from datetime import date, datetime
 
-import psycopg2
 import pytest
-import requests
 import sqlalchemy as sa
 
-from identsync.ident.demo import create_schema, generate_clinic
+from identsync.config import SyncConfig
 from identsync.ident.extract import extract_receptions
-from identsync.sync.config import SyncConfig
-from identsync.sync.engine import prepare
-from tests.fixtures.airflow import BIN, ROOT, airflow, airflow_env, migrate, write_config
-from tests.fixtures.emulator import TEST_TOKEN, admin
+from identsync.sync.prepare import prepare
+from tests.fixtures.airflow import (
+    BIN,
+    ROOT,
+    airflow,
+    airflow_env,
+    migrate,
+    write_config,
+)
+from tests.fixtures.emulator import TEST_TOKEN
+from tools.ident_demo.clinic import create_schema, generate_clinic
 
-pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+pytestmark = pytest.mark.airflow
 
 DAG_ID = "ident_to_bitrix24_branch_1"
 CONF = {"date_from": "2026-11-01", "date_to": "2026-12-31"}
@@ -39,12 +43,7 @@ SLOW_S = 3.0
 
 
 @pytest.fixture
-def world(tmp_path, make_emulator):
-    schema = f"kill_{uuid.uuid4().hex[:8]}"
-    base = "postgresql://postgres@127.0.0.1:5432/test"
-    adm = psycopg2.connect(base)
-    adm.autocommit = True
-    adm.cursor().execute(f'CREATE SCHEMA "{schema}"')
+def world(tmp_path, make_emulator, pg_dsn):
     emu = make_emulator(plan="unlimited")
     ident = tmp_path / "ident.sqlite3"
     engine = sa.create_engine(f"sqlite:///{ident}")
@@ -54,23 +53,20 @@ def world(tmp_path, make_emulator):
     config = write_config(tmp_path / "identsync.json", write_settle_seconds=int(SLOW_S) + 2,
                           retry_delay_seconds=1)
     env = airflow_env(tmp_path / "airflow", emulator_base_url=emu.base_url, token=TEST_TOKEN,
-                      ident_db=ident, state_dsn=f"{base}?options=-csearch_path%3D{schema}",
-                      config=config)
+                      ident_db=ident, state_dsn=pg_dsn, config=config)
     migrate(env)
-    yield {"env": env, "emu": emu, "engine": engine, "cfg": SyncConfig.from_file(config)}
-    adm.cursor().execute(f'DROP SCHEMA "{schema}" CASCADE')
-    adm.close()
+    return {"env": env, "emu": emu, "engine": engine, "cfg": SyncConfig.from_file(config)}
 
 
 def kill_when_in_flight(env: dict, emu, method: str) -> None:
-    admin(emu, "POST", "faults", json={"slow_s": SLOW_S, "script": [
+    emu.control.faults({"slow_s": SLOW_S, "script": [
         {"method": method, "fault": "slow", "times": 1}]})
     proc = subprocess.Popen([str(BIN / "airflow"), "dags", "test", DAG_ID, "-c", json.dumps(CONF)],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        faults = requests.get(f"{emu.base_url}/_emu/stats", timeout=10).json()["faults"]
+        faults = emu.control.stats()["faults"]
         if sum(v for k, v in faults.items() if "slow" in k) >= 1:
             break
         assert proc.poll() is None, "the run ended before the write was sent"
@@ -85,8 +81,7 @@ def kill_when_in_flight(env: dict, emu, method: str) -> None:
 @pytest.mark.parametrize("method", ["crm.deal.add", "crm.timeline.comment.add"])
 def test_kill_mid_write_then_rerun_duplicates_nothing(world, method):
     kill_when_in_flight(world["env"], world["emu"], method)
-    landed = admin(world["emu"], "GET", "dump",
-                   params={"entity": "deal" if method == "crm.deal.add" else "comment"})
+    landed = world["emu"].control.dump("deal" if method == "crm.deal.add" else "comment")
     assert landed, "the killed run's write must have landed on the portal"
 
     rerun = airflow(world["env"], "dags", "test", DAG_ID, "-c", json.dumps(CONF))
@@ -101,11 +96,11 @@ def test_kill_mid_write_then_rerun_duplicates_nothing(world, method):
     rows = list(extract_receptions(world["engine"], datetime(2026, 11, 1), datetime(2027, 1, 1),
                                    branch_id=1))
     records = [r for c in prepare(rows, cfg)[0] for r in c if r.branch_id == 1]
-    deals = admin(world["emu"], "GET", "dump", params={"entity": "deal"})
+    deals = world["emu"].control.dump("deal")
     assert Counter(d[cfg.ident_id_field] for d in deals) == Counter(r.ident_id for r in records)
-    contacts = admin(world["emu"], "GET", "dump", params={"entity": "contact"})
+    contacts = world["emu"].control.dump("contact")
     people = Counter((k["LAST_NAME"], k["NAME"], k["SECOND_NAME"], p["VALUE"])
                      for k in contacts for p in k["PHONE"])
     assert max(people.values()) == 1
-    comments = admin(world["emu"], "GET", "dump", params={"entity": "comment"})
+    comments = world["emu"].control.dump("comment")
     assert Counter(int(c["ENTITY_ID"]) for c in comments) == Counter(int(d["ID"]) for d in deals)

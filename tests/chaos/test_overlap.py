@@ -1,77 +1,82 @@
 """Two syncs at the same time over overlapping data: nothing duplicated.
 
-What prevents duplicates (DAG path): ``upsert_contacts_deals`` holds PostgreSQL advisory
-locks on its chunk's phones (identsync.sync.guard.PhoneGuard) and looks the chunk up again
-when another run wrote one of those phones after its own look-up; comments are claimed per
-deal in the ledger (advisory locks) and skipped by hash. The in-process engine
-(engine.sync_rows) takes no PhoneGuard, so overlap is tested through ``airflow dags test``,
-plus one deterministic interleaving of the guard protocol itself.
+What prevents duplicates, in the per-chunk protocol that the DAG and the engine share
+(identsync.sync.protocol): ``upsert`` holds PostgreSQL advisory locks on its chunk's phones
+(identsync.state.guard.PhoneGuard) and looks the chunk up again when another run wrote one
+of those phones after its own look-up; comments are claimed per deal in the ledger
+(advisory locks) and skipped by hash. Tested as one deterministic interleaving of the
+protocol's steps, as two engines in threads, and as two ``airflow dags test`` at once.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from datetime import datetime
 
 import pytest
 
-from identsync.sync.engine import prepare
-from identsync.sync.execute import upsert_chunk
-from identsync.sync.guard import PhoneGuard
-from identsync.sync.lookup import run_lookup
+from identsync.state import SyncState
+from identsync.sync import protocol
+from identsync.sync.engine import sync_window
+from identsync.sync.prepare import prepare
 from tests.chaos import harness as h
 from tools.invariants import check, ledger_rows, state_rejections
-
-pytestmark = pytest.mark.integration
 
 WIDE = (datetime(2026, 9, 1), datetime(2027, 1, 1))
 PIPELINES = ["ident_to_bitrix24_branch_1", "ident_to_bitrix24_branch_2"]
 
 
-def test_guard_makes_the_later_writer_look_again(small_clinic, chaos_emulator, pg_dsn, cfg):
-    """Runs A and B look the same chunk up before either writes (the race), then write in
-    turn, each the way upsert_contacts_deals does: B sees A's write and creates nothing."""
-    _, engine = small_clinic
-    chunk = prepare(list(h_rows(engine)), cfg)[0][0]
-    client = h.fast_client(chaos_emulator, 30)
-    guard = PhoneGuard(pg_dsn)
-    guard.ensure_schema()
-    phones = [r.phone for r in chunk]
+def test_the_later_writer_looks_again(small_clinic, chaos_emulator, state, cfg):
+    """Runs A and B look the same chunk up before either writes (the race), then upsert in
+    turn through the protocol's own steps: B sees A's write and creates nothing.
 
-    seq_a, look_a = guard.current_seq(), run_lookup(client, chunk, cfg)
-    seq_b, look_b = guard.current_seq(), run_lookup(client, chunk, cfg)
-    for seq, look in ((seq_a, look_a), (seq_b, look_b)):
-        with guard.hold(phones) as held:
-            result = upsert_chunk(client, chunk, cfg,
-                                  None if held.stale_since(seq) else look)
-            held.touch()
-    assert result.counts["deals_created"] == 0  # B's stale look-up was not trusted
-    dump = h.dump(chaos_emulator.base_url)
+    Found by this test and fixed: PhoneGuard.hold consumed a generator of phones (the
+    protocol passes one), so the later writer never noticed the earlier one's writes and
+    created the deals and contacts again."""
+    _, engine = small_clinic
+    chunk = prepare(list(h_rows(engine)), cfg).chunks[0]
+    client = h.fast_client(chaos_emulator, 30)
+    looked_a = protocol.look_up(client, state, cfg, chunk)
+    looked_b = protocol.look_up(client, state, cfg, chunk)
+    first = protocol.upsert(client, state, cfg, chunk, looked_a)
+    second = protocol.upsert(client, state, cfg, chunk, looked_b)
+    assert first["counts"]["deals_created"] == len(chunk)
+    assert "deals_created" not in second["counts"]  # B's stale look-up was not trusted
+    assert second["counts"]["deals_unchanged"] == len(chunk)
+    dump = chaos_emulator.control.dump_all()
     assert len(dump["deal"]) == len(chunk)
     assert max(Counter(d[cfg.ident_id_field] for d in dump["deal"]).values()) == 1
 
 
-# Found by these tests and fixed: PhoneGuard.hold consumed a generator of phones, so the
-# later of two overlapping writers never noticed the earlier one's writes and created the
-# deals and contacts again. The tests below guard that fix.
+def test_two_engines_at_once_over_the_same_window(small_clinic, make_emulator, pg_dsn, cfg):
+    """Two whole syncs of the same receptions in parallel threads (each its own client, the
+    same state): every reception has one deal, every person one contact, one comment each."""
+    path, engine = small_clinic
+    emu = make_emulator(token=h.EMU_TOKEN, plan="unlimited", latency_ms=30)
+    state = SyncState(pg_dsn)
+    state.ensure_schema()
+    errors: list[BaseException] = []
 
+    def one(pipeline: str) -> None:
+        try:
+            sync_window(engine, h.fast_client(emu, 30), state, cfg, *WIDE, branch_id=1,
+                        pipeline=pipeline)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
 
-def test_guard_used_as_the_dag_uses_it_makes_the_later_writer_look_again(
-        small_clinic, chaos_emulator, pg_dsn, cfg):
-    """The same interleaving as above, with the phones passed exactly as dagtasks does."""
-    _, engine = small_clinic
-    chunk = prepare(list(h_rows(engine)), cfg)[0][0]
-    client = h.fast_client(chaos_emulator, 30)
-    guard = PhoneGuard(pg_dsn)
-    guard.ensure_schema()
-    seq_a, look_a = guard.current_seq(), run_lookup(client, chunk, cfg)
-    seq_b, look_b = guard.current_seq(), run_lookup(client, chunk, cfg)
-    for seq, look in ((seq_a, look_a), (seq_b, look_b)):
-        with guard.hold(r.phone for r in chunk) as held:
-            upsert_chunk(client, chunk, cfg, None if held.stale_since(seq) else look)
-            held.touch()
-    deals = h.dump(chaos_emulator.base_url)["deal"]
-    assert max(Counter(d[cfg.ident_id_field] for d in deals).values()) == 1
+    threads = [threading.Thread(target=one, args=(f"overlap_{k}",)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not errors, errors
+    emu.control.settled()
+    dump = emu.control.dump_all()
+    assert dump["deal"]
+    assert max(Counter(d[cfg.ident_id_field] for d in dump["deal"]).values()) == 1
+    per_deal = Counter((c["ENTITY_ID"], c["COMMENT"]) for c in dump["comment"])
+    assert set(per_deal.values()) == {1}
 
 
 def h_rows(engine):
@@ -110,11 +115,11 @@ def _run_together(runs, tmp_path):
 
 
 def _check(engine, emu, pg_dsn, cfg_path):
-    from identsync.sync.config import SyncConfig
+    from identsync.config import SyncConfig
 
     cfg = SyncConfig.from_file(cfg_path)
-    h.settled(emu.base_url)
-    dump = h.dump(emu.base_url)
+    emu.control.settled()
+    dump = emu.control.dump_all()
     report = check(engine, cfg, dump, state_rejections(pg_dsn, PIPELINES),
                    ledger_rows=ledger_rows(pg_dsn, [int(x["ENTITY_ID"]) for x in dump["comment"]]))
     assert report.held, report.table()
@@ -137,7 +142,7 @@ def test_overlapping_windows_of_one_dag_at_once(overlap_env, pg_dsn):
 @pytest.mark.airflow
 def test_two_branch_dags_sharing_patients_at_once(overlap_env, pg_dsn):
     engine, emu, env, tmp = overlap_env
-    from identsync.sync.config import SyncConfig
+    from identsync.config import SyncConfig
 
     cfg = SyncConfig.from_file(tmp / "identsync.json")
     records = [r for c in prepare(list(h_rows(engine)), cfg)[0] for r in c]

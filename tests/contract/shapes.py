@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-REAL_DIR = (Path(__file__).resolve().parents[2].parent  # shared/ sits beside the repo
-            / "shared" / "reference" / "bitrix24-real-responses")
+REAL_DIR = Path(__file__).resolve().parents[1] / "data" / "bitrix24-real-responses"
 
 
 def load_real(name: str) -> dict[str, Any]:

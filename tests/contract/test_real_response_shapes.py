@@ -14,11 +14,15 @@ import pytest
 import requests
 
 from b24emu.server import EmulatorServer
-from tests.contract.shapes import (batch_shape, common_types, keyless, load_real, shape,
-                                   strip_operating_reset)
+from tests.contract.shapes import (
+    batch_shape,
+    common_types,
+    keyless,
+    load_real,
+    shape,
+    strip_operating_reset,
+)
 from tests.fixtures.emulator import rest
-
-pytestmark = pytest.mark.integration
 
 
 def body(resp: requests.Response) -> Any:

@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -24,19 +23,19 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
-from identsync.ident.demo import create_schema, generate_clinic
+from identsync.config import SyncConfig
 from identsync.ident.extract import extract_receptions
-from identsync.sync.config import SyncConfig
-from identsync.sync.engine import prepare
+from identsync.sync.prepare import prepare
 from tests.fixtures.airflow import BIN, ROOT, airflow, airflow_env, write_config
-from tests.fixtures.emulator import TEST_TOKEN, admin
+from tests.fixtures.emulator import TEST_TOKEN
+from tools import pgserver
+from tools.ident_demo.clinic import create_schema, generate_clinic
 
-pytestmark = [pytest.mark.integration, pytest.mark.airflow, pytest.mark.e2e,
+pytestmark = [pytest.mark.airflow,
               pytest.mark.timeout(1200)]
 
 DAG_ID = "ident_to_bitrix24_branch_1"
 DAYS = [date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)]
-PG = "postgresql://postgres@127.0.0.1:5432"
 WRITE_SUFFIXES = ("add", "update")
 
 
@@ -59,21 +58,10 @@ def wait_for(predicate, timeout: float, what: str, every: float = 2.0):
 
 @pytest.fixture(scope="module")
 def databases():
-    suffix = uuid.uuid4().hex[:8]
-    meta_db, state_schema = f"airflow_e2e_{suffix}", f"e2e_{suffix}"
-    conn = psycopg2.connect(f"{PG}/postgres")
-    conn.autocommit = True
-    conn.cursor().execute(f'CREATE DATABASE "{meta_db}"')
-    test = psycopg2.connect(f"{PG}/test")
-    test.autocommit = True
-    test.cursor().execute(f'CREATE SCHEMA "{state_schema}"')
-    yield {"meta": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{meta_db}",
-           "meta_dsn": f"{PG}/{meta_db}",
-           "state": f"{PG}/test?options=-csearch_path%3D{state_schema}"}
-    test.cursor().execute(f'DROP SCHEMA "{state_schema}" CASCADE')
-    test.close()
-    conn.cursor().execute(f'DROP DATABASE IF EXISTS "{meta_db}" WITH (FORCE)')
-    conn.close()
+    with pgserver.scratch_database("airflow_e2e") as meta_db, \
+            pgserver.scratch_schema("test", "e2e") as state:
+        yield {"meta": pgserver.sqlalchemy_url(meta_db),
+               "meta_dsn": pgserver.database_url(meta_db), "state": state}
 
 
 @pytest.fixture(scope="module")
@@ -181,9 +169,9 @@ def test_backfill_and_scheduled_run_sync_the_clinic(stack):
     expected = expected_records(stack)
     assert expected, "the generated clinic must have receptions in the backfilled days"
     idf = stack["config"].ident_id_field
-    deals = admin(stack["emu"], "GET", "dump", params={"entity": "deal"})
+    deals = stack["emu"].control.dump("deal")
     assert Counter(d[idf] for d in deals) == Counter(r.ident_id for r in expected)
-    comments = admin(stack["emu"], "GET", "dump", params={"entity": "comment"})
+    comments = stack["emu"].control.dump("comment")
     per_deal = Counter((int(c["ENTITY_ID"]), c["COMMENT"]) for c in comments)
     assert set(per_deal.values()) == {1}
     latest = {r.ident_id: r.comment for r in expected}

@@ -11,16 +11,6 @@ from identsync.bitrix24 import Bitrix24Client, CommandError
 from identsync.bitrix24.batch import normalise_batch
 from identsync.bitrix24.encoding import encode_command, encode_params
 
-pytestmark = pytest.mark.integration
-
-
-def emu_stats(emu: Any) -> dict[str, Any]:
-    return requests.get(f"{emu.base_url}/_emu/stats", timeout=5).json()
-
-
-def emu_dump(emu: Any, entity: str) -> list[dict[str, Any]]:
-    return requests.get(f"{emu.base_url}/_emu/dump", params={"entity": entity}, timeout=5).json()
-
 
 def raw_batch(emu: Any, cmd: dict[str, str], halt: int = 0) -> dict[str, Any]:
     """A batch sent by hand (keys the client refuses), to look at the PHP shapes."""
@@ -61,10 +51,10 @@ def test_sixty_commands_are_split_with_references_intact(
     br = client.batch(contacts_and_deals(30))
     assert br.errors == {}
     assert len(br.results) == 60
-    stats = emu_stats(emulator)
+    stats = emulator.control.stats()
     assert stats["by_method"]["batch"] == 2 and stats["http_requests"] == 2
-    deals = {int(d["ID"]): d for d in emu_dump(emulator, "deal")}
-    contacts = {int(c["ID"]): c for c in emu_dump(emulator, "contact")}
+    deals = {int(d["ID"]): d for d in emulator.control.dump("deal")}
+    contacts = {int(c["ID"]): c for c in emulator.control.dump("contact")}
     for i in range(30):
         deal = deals[int(br.results[f"d{i}"])]
         assert int(deal["CONTACT_ID"]) == int(br.results[f"c{i}"])
@@ -127,7 +117,7 @@ def test_halted_split_batch_does_not_send_later_requests(
     cmds: dict[str, Any] = {"bad": ("crm.contact.get", {"id": 999999})}
     cmds.update({f"p{i}": ("profile", None) for i in range(60)})
     br = client.batch(cmds, halt=True)
-    assert emu_stats(emulator)["http_requests"] == 1
+    assert emulator.control.stats()["http_requests"] == 1
     assert len(br.errors) == 61 and br.errors["p59"].code == "NO_RESULT"
 
 
@@ -136,7 +126,7 @@ def test_list_all_pages_by_id_without_counting(client: Bitrix24Client, emulator:
     rows = list(client.list_all("crm.contact.list", filter={"%NAME": "n"}, select=["NAME"]))
     assert [int(r["ID"]) for r in rows] == sorted(int(r["ID"]) for r in rows)
     assert len(rows) == 120 and {r["NAME"] for r in rows} == {f"n{i}" for i in range(120)}
-    assert emu_stats(emulator)["by_method"]["crm.contact.list"] == 3  # 50 + 50 + 20
+    assert emulator.control.stats()["by_method"]["crm.contact.list"] == 3  # 50 + 50 + 20
 
 
 def test_call_page_reports_next_and_total(client: Bitrix24Client) -> None:

@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import pytest
-import requests
 
 from identsync.bitrix24 import (
     Bitrix24AuthError,
@@ -17,21 +16,6 @@ from identsync.bitrix24 import (
     Bitrix24TransportError,
 )
 from identsync.bitrix24.ratelimit import LeakyBucket
-
-pytestmark = pytest.mark.integration
-
-
-def emu_stats(emu: Any) -> dict[str, Any]:
-    return requests.get(f"{emu.base_url}/_emu/stats", timeout=5).json()
-
-
-def emu_faults(emu: Any, plan: dict[str, Any]) -> None:
-    r = requests.post(f"{emu.base_url}/_emu/faults", json=plan, timeout=5)
-    assert r.status_code == 200, r.text
-
-
-def emu_dump(emu: Any, entity: str) -> list[dict[str, Any]]:
-    return requests.get(f"{emu.base_url}/_emu/dump", params={"entity": entity}, timeout=5).json()
 
 
 def script(method: str, fault: str, **kw: Any) -> dict[str, Any]:
@@ -65,7 +49,7 @@ def test_burst_of_reads_is_paced_so_no_503_reaches_the_portal(make_emulator: Any
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
-    stats = emu_stats(emu)
+    stats = emu.control.stats()
     assert len(results) == 60 and all(r["ID"] == "1" for r in results)
     assert stats["limit_rejections"]["503"] == 0
     assert stats["by_status"] == {"200": 60}
@@ -93,7 +77,7 @@ def test_burst_of_300_reads_on_enterprise_plan_never_meets_a_503(make_emulator: 
         t.start()
     for t in threads:
         t.join()
-    stats = emu_stats(emu)
+    stats = emu.control.stats()
     assert len(done) == 300
     assert stats["limit_rejections"]["503"] == 0 and stats["by_status"] == {"200": 300}
     assert client.stats.limit_waits > 0 and client.stats.retries == 0
@@ -103,10 +87,10 @@ def test_query_limit_503_on_a_write_is_retried_once_applied_once(
     client: Bitrix24Client, emulator: Any
 ) -> None:
     # The limiter answers before any method runs, so repeating the write is safe.
-    emu_faults(emulator, script("crm.deal.add", "http_503"))
+    emulator.control.faults(script("crm.deal.add", "http_503"))
     deal_id = client.call("crm.deal.add", {"fields": {"TITLE": "once"}})
-    assert [d["ID"] for d in emu_dump(emulator, "deal")] == [str(deal_id)]
-    assert emu_stats(emulator)["http_requests"] == 2 and client.stats.retries == 1
+    assert [d["ID"] for d in emulator.control.dump("deal")] == [str(deal_id)]
+    assert emulator.control.stats()["http_requests"] == 2 and client.stats.retries == 1
 
 
 def test_operation_time_limit_429_is_waited_out(make_emulator: Any) -> None:
@@ -115,7 +99,7 @@ def test_operation_time_limit_429_is_waited_out(make_emulator: Any) -> None:
     client = Bitrix24Client(emu.webhook_url, plan="unlimited", operating_backoff=0.5)
     assert client.call("crm.deal.list") == []
     assert client.call("crm.deal.list") == []  # blocked first, then allowed after the window
-    stats = emu_stats(emu)
+    stats = emu.control.stats()
     assert stats["limit_rejections"]["429"] >= 1
     assert stats["by_status"]["200"] == 2
     assert client.stats.retries == stats["limit_rejections"]["429"]
@@ -128,57 +112,57 @@ def test_wrong_token_fails_fast_without_retries(emulator: Any) -> None:
         client.call("profile")
     assert info.value.http_status == 401 and info.value.code == "NO_AUTH_FOUND"
     assert "wrong-token-0000" not in str(info.value) + repr(info.value)
-    assert emu_stats(emulator)["http_requests"] == 1
+    assert emulator.control.stats()["http_requests"] == 1
 
 
 def test_unknown_method_fails_fast_without_retries(client: Bitrix24Client, emulator: Any) -> None:
     with pytest.raises(Bitrix24MethodNotFound) as info:
         client.call("crm.deal.lisst")
     assert info.value.http_status == 404
-    assert emu_stats(emulator)["http_requests"] == 1
+    assert emulator.control.stats()["http_requests"] == 1
 
 
 def test_read_is_retried_after_a_dropped_connection(client: Bitrix24Client, emulator: Any) -> None:
     client.call("crm.deal.add", {"fields": {"TITLE": "x"}})
-    emu_faults(emulator, script("crm.deal.list", "drop"))
+    emulator.control.faults(script("crm.deal.list", "drop"))
     page = client.call_page("crm.deal.list", {"select": ["ID", "TITLE"]})
     assert [r["TITLE"] for r in page.result] == ["x"]
     assert client.stats.retries == 1
-    assert emu_stats(emulator)["faults"] == {"drop": 1}
+    assert emulator.control.stats()["faults"] == {"drop": 1}
 
 
 def test_read_batch_is_retried_after_a_500(client: Bitrix24Client, emulator: Any) -> None:
-    emu_faults(emulator, script("batch", "http_500"))
+    emulator.control.faults(script("batch", "http_500"))
     br = client.batch({"p": ("profile", None), "l": ("crm.deal.list", {})})
     assert br.errors == {} and br.results["p"]["ID"] == "1"
-    assert emu_stats(emulator)["http_requests"] == 2
+    assert emulator.control.stats()["http_requests"] == 2
 
 
 def test_write_is_not_retried_after_applied_then_drop(client: Bitrix24Client, emulator: Any) -> None:
-    emu_faults(emulator, script("crm.deal.add", "applied_then_drop"))
+    emulator.control.faults(script("crm.deal.add", "applied_then_drop"))
     with pytest.raises(Bitrix24TransportError) as info:
         client.call("crm.deal.add", {"fields": {"TITLE": "maybe"}})
     assert info.value.maybe_applied is True and info.value.method == "crm.deal.add"
-    assert emu_stats(emulator)["http_requests"] == 1 and client.stats.retries == 0
-    assert [d["TITLE"] for d in emu_dump(emulator, "deal")] == ["maybe"]  # it was applied
+    assert emulator.control.stats()["http_requests"] == 1 and client.stats.retries == 0
+    assert [d["TITLE"] for d in emulator.control.dump("deal")] == ["maybe"]  # it was applied
     assert info.value.__context__ is None and info.value.__cause__ is None
 
 
 def test_write_batch_500_is_maybe_applied_and_not_retried(
     client: Bitrix24Client, emulator: Any
 ) -> None:
-    emu_faults(emulator, script("batch", "applied_then_500"))
+    emulator.control.faults(script("batch", "applied_then_500"))
     with pytest.raises(Bitrix24ServerError) as info:
         client.batch({"d": ("crm.deal.add", {"fields": {"TITLE": "t"}})})
     assert info.value.maybe_applied is True and info.value.http_status == 500
-    assert emu_stats(emulator)["http_requests"] == 1
-    assert len(emu_dump(emulator, "deal")) == 1
+    assert emulator.control.stats()["http_requests"] == 1
+    assert len(emulator.control.dump("deal")) == 1
 
 
 def test_failed_second_request_of_a_split_batch_keeps_the_first_results(
     client: Bitrix24Client, emulator: Any
 ) -> None:
-    emu_faults(emulator, script("batch", "applied_then_500", skip=1))
+    emulator.control.faults(script("batch", "applied_then_500", skip=1))
     cmds = {f"d{i}": ("crm.deal.add", {"fields": {"TITLE": f"t{i}"}}) for i in range(60)}
     with pytest.raises(Bitrix24ServerError) as info:
         client.batch(cmds)
@@ -193,7 +177,7 @@ def test_read_timeout_on_a_write_is_maybe_applied(make_emulator: Any) -> None:
     with pytest.raises(Bitrix24TransportError) as info:
         client.call("crm.deal.add", {"fields": {"TITLE": "slow"}})
     assert info.value.code == "ReadTimeout" and info.value.maybe_applied is True
-    assert emu_stats(emu)["http_requests"] == 1
+    assert emu.control.stats()["http_requests"] == 1
 
 
 def test_connection_refused_is_not_applied_and_retried(make_emulator: Any) -> None:

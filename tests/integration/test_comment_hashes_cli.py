@@ -10,21 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from identsync.sync.ledger import CommentLedger, comment_hash
+from identsync.state.ledger import CommentLedger, comment_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "comment_hashes.py"
 H1 = comment_hash("Плановый осмотр")
 H2 = comment_hash("Удаление зуба")
 
-pytestmark = pytest.mark.integration
-
 
 def run(*args: str, dsn: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("IDENTSYNC_PG_URL", "PYTHONPATH")}
     if dsn is not None:
         env["IDENTSYNC_PG_URL"] = dsn
-    # run from elsewhere: the tool must find plugins/ relative to itself
+    # run from elsewhere: the installed package is all the tool needs
     return subprocess.run([sys.executable, str(TOOL), *args], env=env, cwd=cwd or "/",
                           capture_output=True, text=True, timeout=60)
 

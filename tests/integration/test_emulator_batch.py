@@ -7,9 +7,7 @@ from typing import Any
 import pytest
 
 from b24emu.server import EmulatorServer
-from tests.fixtures.emulator import admin, rest
-
-pytestmark = pytest.mark.integration
+from tests.fixtures.emulator import rest
 
 
 def batch(emu: EmulatorServer, cmd: Any, halt: Any = 0, form: bool = False) -> dict[str, Any]:
@@ -34,7 +32,7 @@ def test_60_commands_give_50_results_and_10_length_errors(emulator: EmulatorServ
     assert all(e == {"error": "ERROR_BATCH_LENGTH_EXCEEDED",
                      "error_description": "Max batch length exceeded"}
                for e in res["result_error"].values())
-    assert len(admin(emulator, "GET", "dump", params={"entity": "contact"})) == 50
+    assert len(emulator.control.dump("contact")) == 50
 
 
 @pytest.mark.parametrize(("halt", "stops"), [("false", True), ("1", True), (1, True),
@@ -83,8 +81,7 @@ def test_reference_to_failed_command_is_empty_string(emulator: EmulatorServer) -
         "err": "crm.deal.add?fields[TITLE]=$error[bad][error_description]",
         "u": "crm.deal.update?id=$result[bad]&fields[TITLE]=z",
     })
-    titles = {r["ID"]: r["TITLE"] for r in admin(emulator, "GET", "dump",
-                                                  params={"entity": "deal"})}
+    titles = {r["ID"]: r["TITLE"] for r in emulator.control.dump("deal")}
     assert titles[str(res["result"]["t"])] == "xy"
     assert titles[str(res["result"]["err"])] == "Not found"
     assert res["result_error"]["u"]["error_description"] == "ID is not defined or invalid."
@@ -116,5 +113,5 @@ def test_form_encoded_batch_and_stats_count_inner_commands(emulator: EmulatorSer
     res = batch(emulator, {"a": "crm.contact.add?fields[NAME]=A&fields[PHONE][0][VALUE]=%2B7 1",
                            "b": "crm.contact.get?id=$result[a]"}, form=True)
     assert res["result"]["b"]["PHONE"][0]["VALUE"] == "+7 1"
-    assert admin(emulator, "GET", "stats")["by_method"] == {
+    assert emulator.control.stats()["by_method"] == {
         "batch": 1, "crm.contact.add": 1, "crm.contact.get": 1}

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import requests
 
 from b24emu.server import EmulatorServer
-from tests.fixtures.emulator import admin, rest
-
-pytestmark = pytest.mark.integration
+from tests.fixtures.emulator import rest
 
 
 def ok(resp: requests.Response) -> Any:
@@ -63,7 +60,7 @@ def test_form_encoded_plus_must_travel_as_2b(emulator: EmulatorServer) -> None:
                    data="fields[NAME]=A&fields[PHONE][0][VALUE]=%2B79990000001"))
     raw_plus = ok(rest(emulator, "crm.contact.add",
                        data="FIELDS[NAME]=B&FIELDS[PHONE][0][VALUE]=+79990000002"))
-    dump = {r["ID"]: r for r in admin(emulator, "GET", "dump", params={"entity": "contact"})}
+    dump = {r["ID"]: r for r in emulator.control.dump("contact")}
     assert dump[str(good)]["PHONE"][0]["VALUE"] == "+79990000001"
     assert dump[str(raw_plus)]["PHONE"][0]["VALUE"] == " 79990000002"
 
@@ -242,17 +239,17 @@ def test_status_list_deal_stages(emulator: EmulatorServer) -> None:
 def test_admin_stats_dump_reset(emulator: EmulatorServer) -> None:
     add_contact(emulator, "D", "+70000000000", UF_CRM_X="1")
     rest(emulator, "batch", json={"cmd": {"a": "profile", "b": "crm.contact.list"}})
-    stats = admin(emulator, "GET", "stats")
+    stats = emulator.control.stats()
     assert stats["by_method"] == {"crm.contact.add": 1, "batch": 1, "profile": 1,
                                   "crm.contact.list": 1}
     assert stats["http_requests"] == 2 and stats["entities"]["contact"] == 1
-    dump = admin(emulator, "GET", "dump", params={"entity": "contact"})
+    dump = emulator.control.dump("contact")
     assert dump[0]["PHONE"][0]["VALUE"] == "+70000000000" and dump[0]["UF_CRM_X"] == "1"
-    admin(emulator, "POST", "reset", params={"what": "stats"})
-    assert admin(emulator, "GET", "stats")["http_requests"] == 0
-    assert len(admin(emulator, "GET", "dump", params={"entity": "contact"})) == 1
-    admin(emulator, "POST", "reset", params={"what": "all"})
-    assert admin(emulator, "GET", "dump", params={"entity": "contact"}) == []
+    emulator.control.reset("stats")
+    assert emulator.control.stats()["http_requests"] == 0
+    assert len(emulator.control.dump("contact")) == 1
+    emulator.control.reset("all")
+    assert emulator.control.dump("contact") == []
 
 
 def test_parallel_writes_get_unique_ids(emulator: EmulatorServer) -> None:
@@ -265,4 +262,4 @@ def test_parallel_writes_get_unique_ids(emulator: EmulatorServer) -> None:
     with ThreadPoolExecutor(8) as pool:
         ids = [i for chunk in pool.map(worker, range(8)) for i in chunk]
     assert sorted(ids) == list(range(1, 201))
-    assert len(admin(emulator, "GET", "dump", params={"entity": "deal"})) == 200
+    assert len(emulator.control.dump("deal")) == 200

@@ -10,13 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 from b24emu.server import EmulatorServer
-from tests.fixtures.emulator import admin, rest
-
-pytestmark = pytest.mark.integration
+from tests.fixtures.emulator import rest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,13 +39,12 @@ def test_state_file_survives_restart_and_ids_continue(tmp_path: Path) -> None:
         assert new_cid["result"] == cid + 1
         contact = rest(second, "crm.contact.add", json={"fields": {
             "PHONE": [{"VALUE": "+1"}]}}).json()["result"]
-        phone_ids = [p["PHONE"][0]["ID"] for p in admin(second, "GET", "dump",
-                                                        params={"entity": "contact"})
+        phone_ids = [p["PHONE"][0]["ID"] for p in second.control.dump("contact")
                      if p.get("PHONE")]
         assert len(set(phone_ids)) == 2 and contact == cid + 2
-        admin(second, "POST", "reset", params={"what": "entities"})
+        second.control.reset("entities")
     with EmulatorServer(state_path=state) as third:
-        assert admin(third, "GET", "dump", params={"entity": "contact"}) == []
+        assert third.control.dump("contact") == []
 
 
 def _free_port() -> int:

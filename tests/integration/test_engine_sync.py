@@ -9,18 +9,16 @@ import pytest
 import sqlalchemy as sa
 
 from identsync.bitrix24.client import Bitrix24Client
-from identsync.bitrix24.errors import Bitrix24Error
-from identsync.ident.demo import advance_day, create_schema, generate_clinic
+from identsync.config import SyncConfig
+from identsync.errors import Bitrix24Error
 from identsync.ident.extract import extract_receptions
 from identsync.sync.comments import CommentItem, post_comments
-from identsync.sync.config import SyncConfig
-from identsync.sync.engine import prepare, sync_window
-from identsync.sync.ledger import CommentLedger
+from identsync.sync.engine import sync_window
 from identsync.sync.phones import normalize_phone
 from identsync.sync.plan import name_key
-from tests.fixtures.emulator import admin
-
-pytestmark = pytest.mark.integration
+from identsync.sync.prepare import prepare
+from tools.ident_demo.clinic import create_schema, generate_clinic
+from tools.ident_demo.days import advance_day
 
 # The emulator commits before it drops a connection: nothing stays in flight, no settling.
 CFG = SyncConfig.from_dict({"branches": [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}],
@@ -39,13 +37,6 @@ def clinic():
 
 
 @pytest.fixture
-def ledger(pg_dsn):
-    led = CommentLedger(pg_dsn)
-    led.ensure_schema()
-    return led
-
-
-@pytest.fixture
 def client(emulator):
     return Bitrix24Client(emulator.webhook_url, plan="unlimited")
 
@@ -60,8 +51,8 @@ def writes(stats_before: dict, stats_after: dict) -> dict[str, int]:
     return out
 
 
-def sync(clinic, client, ledger, branch=1):
-    return sync_window(clinic, client, ledger, CFG, *WIDE, branch_id=branch)
+def sync(clinic, client, state, branch=1):
+    return sync_window(clinic, client, state, CFG, *WIDE, branch_id=branch)
 
 
 def expected(clinic, branch=1):
@@ -70,13 +61,13 @@ def expected(clinic, branch=1):
     return [r for c in chunks for r in c], rejections
 
 
-def test_first_sync_creates_exactly_the_expected_entities(clinic, client, ledger, emulator):
+def test_first_sync_creates_exactly_the_expected_entities(clinic, client, state, emulator):
     records, _ = expected(clinic)
-    summary = sync(clinic, client, ledger)
+    summary = sync(clinic, client, state)
     c = summary.counts
-    deals = admin(emulator, "GET", "dump", params={"entity": "deal"})
-    contacts = admin(emulator, "GET", "dump", params={"entity": "contact"})
-    comments = admin(emulator, "GET", "dump", params={"entity": "comment"})
+    deals = emulator.control.dump("deal")
+    contacts = emulator.control.dump("contact")
+    comments = emulator.control.dump("comment")
 
     idf = CFG.ident_id_field
     assert sorted(d[idf] for d in deals) == sorted(r.ident_id for r in records)
@@ -104,10 +95,10 @@ def test_first_sync_creates_exactly_the_expected_entities(clinic, client, ledger
     assert summary.http["http_requests"] <= c["chunks"] * 4
 
 
-def test_second_sync_writes_and_posts_nothing(clinic, client, ledger, emulator):
-    sync(clinic, client, ledger)
+def test_second_sync_writes_and_posts_nothing(clinic, client, state, emulator):
+    sync(clinic, client, state)
     before = emulator.stats_snapshot()
-    again = sync(clinic, client, ledger)
+    again = sync(clinic, client, state)
     after = emulator.stats_snapshot()
     assert writes(before, after) == {}
     assert again.counts["deals_unchanged"] == again.counts["records"]
@@ -115,9 +106,9 @@ def test_second_sync_writes_and_posts_nothing(clinic, client, ledger, emulator):
     assert again.http["http_requests"] == again.counts["chunks"]  # one lookup per chunk
 
 
-def test_next_day_updates_only_what_changed(clinic, client, ledger, emulator):
+def test_next_day_updates_only_what_changed(clinic, client, state, emulator):
     first, _ = expected(clinic)
-    sync(clinic, client, ledger)
+    sync(clinic, client, state)
     changed = advance_day(clinic, seed=8, now=datetime(2026, 11, 22, 18, 0))
     assert sum(v for v in changed.values() if isinstance(v, int)) > 0
     second, _ = expected(clinic)
@@ -125,9 +116,9 @@ def test_next_day_updates_only_what_changed(clinic, client, ledger, emulator):
     new_comment = [r for r in second if r.ident_id not in before_recs
                    or before_recs[r.ident_id].comment != r.comment]
     deals_before = {d[CFG.ident_id_field]: d for d in
-                    admin(emulator, "GET", "dump", params={"entity": "deal"})}
+                    emulator.control.dump("deal")}
     before = emulator.stats_snapshot()
-    summary = sync(clinic, client, ledger)
+    summary = sync(clinic, client, state)
     after = emulator.stats_snapshot()
     assert summary.counts["comments_posted"] == len(new_comment) > 0
     assert summary.counts["comments_skipped"] == len(second) - len(new_comment)
@@ -140,14 +131,14 @@ def test_next_day_updates_only_what_changed(clinic, client, ledger, emulator):
     new_ids = [r for r in second if r.ident_id not in deals_before]
     assert w.get("crm.deal.add", 0) == len(new_ids)
     # Per deal: one comment per distinct text, in order, none twice.
-    comments = admin(emulator, "GET", "dump", params={"entity": "comment"})
+    comments = emulator.control.dump("comment")
     per_deal = Counter((int(x["ENTITY_ID"]), x["COMMENT"]) for x in comments)
     assert max(per_deal.values()) == 1
 
 
-def test_closed_deal_stays_closed(clinic, client, ledger, emulator):
-    sync(clinic, client, ledger)
-    deals = admin(emulator, "GET", "dump", params={"entity": "deal"})
+def test_closed_deal_stays_closed(clinic, client, state, emulator):
+    sync(clinic, client, state)
+    deals = emulator.control.dump("deal")
     target = deals[0]
     client.call("crm.deal.update", {"id": target["ID"], "fields": {"STAGE_ID": "LOSE"}})
     with clinic.begin() as conn:  # the patient shows up after all: source says arrived
@@ -156,52 +147,52 @@ def test_closed_deal_stays_closed(clinic, client, ledger, emulator):
                              'WHERE "ID" = :id'),
                      {"t": datetime(2026, 11, 22, 9, 0),
                       "id": int(target[CFG.ident_id_field].split("_")[1])})
-    summary = sync(clinic, client, ledger)
+    summary = sync(clinic, client, state)
     again = client.call("crm.deal.get", {"id": target["ID"]})
     assert again["STAGE_ID"] == "LOSE"
     assert summary.counts["deals_kept_closed"] >= 1
 
 
-def test_deal_write_applied_then_dropped_is_not_duplicated(clinic, client, ledger, emulator):
-    admin(emulator, "POST", "faults",
-          json={"script": [{"method": "crm.deal.add", "fault": "applied_then_drop", "times": 1}]})
-    summary = sync(clinic, client, ledger)
+def test_deal_write_applied_then_dropped_is_not_duplicated(clinic, client, state, emulator):
+    emulator.control.faults(
+        {"script": [{"method": "crm.deal.add", "fault": "applied_then_drop", "times": 1}]})
+    summary = sync(clinic, client, state)
     records, _ = expected(clinic)
-    deals = admin(emulator, "GET", "dump", params={"entity": "deal"})
+    deals = emulator.control.dump("deal")
     idents = Counter(d[CFG.ident_id_field] for d in deals)
     assert max(idents.values()) == 1 and len(idents) == len(records)
     assert summary.counts["write_rounds_replanned"] == 1
-    contacts = admin(emulator, "GET", "dump", params={"entity": "contact"})
+    contacts = emulator.control.dump("contact")
     keys = Counter((p["VALUE"], name_key(k["LAST_NAME"], k["NAME"], k["SECOND_NAME"]))
                    for k in contacts for p in k["PHONE"])
     assert max(keys.values()) == 1
 
 
-def test_comment_posted_but_not_recorded_is_not_posted_again(clinic, client, ledger, emulator):
+def test_comment_posted_but_not_recorded_is_not_posted_again(clinic, client, state, emulator):
     # Deals exist first; then every comment batch "applies then drops": the comments are on the
     # portal, the client sees a dropped connection, the ledger holds only intents.
-    admin(emulator, "POST", "faults", json={"script": [
+    emulator.control.faults({"script": [
         {"method": "crm.timeline.comment.add", "fault": "applied_then_drop", "times": 1}]})
     with pytest.raises(Bitrix24Error) as err:
-        sync(clinic, client, ledger)
+        sync(clinic, client, state)
     assert err.value.maybe_applied
-    posted_once = admin(emulator, "GET", "dump", params={"entity": "comment"})
+    posted_once = emulator.control.dump("comment")
     assert posted_once, "the fault must have applied the first comment batch"
-    summary = sync(clinic, client, ledger)  # the retry
-    comments = admin(emulator, "GET", "dump", params={"entity": "comment"})
+    summary = sync(clinic, client, state)  # the retry
+    comments = emulator.control.dump("comment")
     per_deal = Counter(int(x["ENTITY_ID"]) for x in comments)
-    deals = admin(emulator, "GET", "dump", params={"entity": "deal"})
+    deals = emulator.control.dump("deal")
     assert per_deal == Counter(int(d["ID"]) for d in deals)  # exactly one each
     assert summary.counts["comments_reconciled"] == len(posted_once)
 
 
-def test_two_claims_on_one_deal_post_once(client, ledger, emulator):
+def test_two_claims_on_one_deal_post_once(client, state, emulator):
     deal = client.call("crm.deal.add", {"fields": {"TITLE": "x"}})
     item = CommentItem(deal_id=int(deal), ident_id="F1_1", text="Визит завершён")
-    with ledger.claim([int(deal)]):  # another run holds the deal...
+    with state.ledger.claim([int(deal)]):  # another run holds the deal...
         with pytest.raises(Exception, match="held by another run"):
-            post_comments(client, ledger, [item], busy_wait_s=2, sleep=lambda s: None)
-    assert post_comments(client, ledger, [item])["comments_posted"] == 1
-    assert post_comments(client, ledger, [item])["comments_skipped"] == 1
-    comments = admin(emulator, "GET", "dump", params={"entity": "comment"})
+            post_comments(client, state.ledger, [item], busy_wait_s=2, sleep=lambda s: None)
+    assert post_comments(client, state.ledger, [item])["comments_posted"] == 1
+    assert post_comments(client, state.ledger, [item])["comments_skipped"] == 1
+    comments = emulator.control.dump("comment")
     assert len(comments) == 1

@@ -8,9 +8,7 @@ import time
 import psycopg2
 import pytest
 
-from identsync.sync.guard import PhoneGuard
-
-pytestmark = pytest.mark.integration
+from identsync.state.guard import PhoneGuard
 
 PHONES = ["+79990000001", "+79990000002"]
 

@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 import requests
 
-from identsync.bitrix24 import Bitrix24Client, Bitrix24MethodNotFound, Bitrix24TransportError
+from identsync.bitrix24 import (
+    Bitrix24Client,
+    Bitrix24MethodNotFound,
+    Bitrix24TransportError,
+)
 from identsync.hooks.bitrix24 import Bitrix24Hook
 
 TOKEN = "test-token-SECRET-1234567890"  # the emulator fixture's token
@@ -23,7 +27,6 @@ def host_port(emu: Any) -> tuple[str, int]:
     return emu.host, emu.port
 
 
-@pytest.mark.integration
 def test_url_in_host_form_works_and_nothing_logged_shows_the_token(
     emulator: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
@@ -66,7 +69,6 @@ def test_url_in_host_form_works_and_nothing_logged_shows_the_token(
     assert sdk_log._secrets_masker().redact(f"x {TOKEN} y") == "x *** y"
 
 
-@pytest.mark.integration
 def test_host_password_login_form(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     host, port = host_port(emulator)
     set_conn(monkeypatch, "b24_pw", host=host, port=port, schema="http", login="1",
@@ -77,7 +79,6 @@ def test_host_password_login_form(emulator: Any, monkeypatch: pytest.MonkeyPatch
     assert hook.test_connection()[0] is True
 
 
-@pytest.mark.integration
 def test_host_with_scheme_and_extra_user_id(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     set_conn(monkeypatch, "b24_extra", host=emulator.base_url, password=TOKEN,
              extra={"user_id": 1, "plan": "enterprise", "timeout": 7})
@@ -86,7 +87,6 @@ def test_host_with_scheme_and_extra_user_id(emulator: Any, monkeypatch: pytest.M
     assert hook.test_connection()[0] is True
 
 
-@pytest.mark.integration
 def test_connection_false_with_wrong_token(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     wrong = "wrong-SECRET-token-999"
     set_conn(monkeypatch, "b24_bad", host=emulator.webhook_url.replace(TOKEN, wrong),

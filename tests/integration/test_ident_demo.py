@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
-from identsync.ident import demo
 from identsync.ident import schema as s
 from identsync.ident.extract import extract_receptions
 from identsync.sync.phones import normalize_phone
 from identsync.sync.transform import status_of
-
-pytestmark = pytest.mark.integration
+from tools.ident_demo import __main__ as demo_cli
+from tools.ident_demo import clinic as demo
+from tools.ident_demo.days import advance_day
+from tools.ident_demo.vocabulary import ID_PATIENTS_FROM
 
 START = date(2026, 11, 20)
 NOW0 = datetime(2026, 11, 21, 12, 0)
@@ -66,7 +67,7 @@ def test_same_seed_same_clinic_other_seed_other_clinic(tmp_path) -> None:
     assert a == b
     assert a["Persons"] != c["Persons"] and a["Receptions"] != c["Receptions"]
     for e in engines[:2]:
-        demo.advance_day(e, seed=3, now=NOW1)
+        advance_day(e, seed=3, now=NOW1)
     assert dump(engines[0]) == dump(engines[1])
 
 
@@ -76,7 +77,7 @@ def test_the_clinic_looks_real_and_is_consistent_with_now(ident_engine: Engine) 
     assert counts["receptions"] == 400 and counts["patients"] == 80
     with ident_engine.connect() as conn:
         persons = conn.execute(select(s.Persons).where(
-            s.Persons.c.ID >= demo.ID_PATIENTS_FROM)).mappings().all()
+            s.Persons.c.ID >= ID_PATIENTS_FROM)).mappings().all()
         guardians = conn.execute(select(s.Patients.c.ParentSNP).where(
             s.Patients.c.ParentSNP.is_not(None))).scalars().all()
         items = conn.execute(select(s.Items.c.ID_Staffs)).scalars().all()
@@ -119,7 +120,7 @@ def test_the_clinic_looks_real_and_is_consistent_with_now(ident_engine: Engine) 
 def test_generate_then_advance_equals_generating_later(tmp_path) -> None:
     stepped, direct = sqlite_engine(tmp_path, "s.sqlite3"), sqlite_engine(tmp_path, "d.sqlite3")
     demo.generate_clinic(stepped, seed=5, patients=50, receptions=200, start=START, now=NOW0)
-    demo.advance_day(stepped, seed=5, now=NOW1, since=NOW0)
+    advance_day(stepped, seed=5, now=NOW1, since=NOW0)
     demo.generate_clinic(direct, seed=5, patients=50, receptions=200, start=START, now=NOW1)
     a, b = receptions(stepped), receptions(direct)
     assert set(a) > set(b)  # plus new bookings
@@ -135,7 +136,7 @@ def test_advance_day_moves_time_forward(ident_engine: Engine) -> None:
     demo.generate_clinic(ident_engine, seed=2, patients=60, receptions=300, start=START,
                          now=NOW0)
     before = receptions(ident_engine)
-    counts = demo.advance_day(ident_engine, seed=2, now=NOW1, since=NOW0)
+    counts = advance_day(ident_engine, seed=2, now=NOW1, since=NOW0)
     after = receptions(ident_engine)
     for key in ("arrived", "started", "ended", "billed", "booked", "comments_changed",
                 "orders_extended"):
@@ -150,17 +151,17 @@ def test_advance_day_moves_time_forward(ident_engine: Engine) -> None:
             if r[col] is not None and (rid not in before or before[rid][col] != r[col]):
                 assert NOW0 < r[col] <= NOW1, (rid, col, r[col])
     with pytest.raises(ValueError):
-        demo.advance_day(ident_engine, seed=2, now=NOW0, since=NOW1)
+        advance_day(ident_engine, seed=2, now=NOW0, since=NOW1)
 
 
 def test_cli_create_and_advance(tmp_path, capsys) -> None:
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-    assert demo.main(["create", "--url", url, "--receptions", "120", "--days", "2",
+    assert demo_cli.main(["create", "--url", url, "--receptions", "120", "--days", "2",
                       "--start", "2026-11-20", "--seed", "1"]) == 0
     created = json.loads(capsys.readouterr().out)
     assert created["receptions"] == 120
-    assert demo.main(["advance", "--url", url, "--now", "2026-11-23T18:00"]) == 0
+    assert demo_cli.main(["advance", "--url", url, "--now", "2026-11-23T18:00"]) == 0
     advanced = json.loads(capsys.readouterr().out)
     assert advanced["booked"] > 0
-    assert demo.main(["create", "--url", url, "--receptions", "10", "--replace"]) == 0
+    assert demo_cli.main(["create", "--url", url, "--receptions", "10", "--replace"]) == 0
     assert json.loads(capsys.readouterr().out)["receptions"] == 10

@@ -10,15 +10,14 @@ import pytest
 from sqlalchemy import create_engine, delete, select, update
 from sqlalchemy.engine import Engine
 
+from identsync.config import SyncConfig
 from identsync.ident import schema as s
-from identsync.ident.badinput import insert_bad_inputs
-from identsync.ident.demo import advance_day, generate_clinic
 from identsync.ident.extract import extract_receptions
-from identsync.sync.config import SyncConfig
-from identsync.sync.records import Rejection, SyncRecord
+from identsync.records import Rejection, SyncRecord
 from identsync.sync.transform import transform
-
-pytestmark = pytest.mark.integration
+from tools.ident_demo.badinput import insert_bad_inputs
+from tools.ident_demo.clinic import generate_clinic
+from tools.ident_demo.days import advance_day
 
 START = date(2026, 11, 20)
 NOW0 = datetime(2026, 11, 21, 12, 0)

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from identsync.sync.ledger import (
+from identsync.state.ledger import (
     CommentLedger,
     LedgerBusy,
     LedgerError,
@@ -88,7 +88,6 @@ def _wait_backend_gone(dsn: str, pid: int) -> None:
         conn.close()
 
 
-@pytest.mark.integration
 def test_ensure_schema_twice_and_from_threads(pg_dsn):
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
@@ -111,14 +110,12 @@ def test_ensure_schema_twice_and_from_threads(pg_dsn):
     assert led.stats()["rows"] == 0
 
 
-@pytest.mark.integration
 def test_claim_before_schema_is_a_clear_error(pg_dsn):
     with pytest.raises(LedgerError, match="ensure_schema"):
         with CommentLedger(pg_dsn).claim([1]):
             pass
 
 
-@pytest.mark.integration
 def test_second_session_sees_busy_deals(ledger):
     with ledger.claim([1, 2, 3]) as first:
         assert first.locked == {1, 2, 3} and first.busy == set()
@@ -133,7 +130,6 @@ def test_second_session_sees_busy_deals(ledger):
         assert again.locked == {1, 2, 3, 4}
 
 
-@pytest.mark.integration
 def test_locks_released_when_body_raises(ledger):
     with pytest.raises(RuntimeError):
         with ledger.claim([7]) as claim:
@@ -143,7 +139,6 @@ def test_locks_released_when_body_raises(ledger):
         assert claim.locked == {7}
 
 
-@pytest.mark.integration
 def test_ledgers_on_different_tables_do_not_share_locks(pg_dsn):
     a = CommentLedger(pg_dsn, table="ledger_a")
     b = CommentLedger(pg_dsn, table="ledger_b")
@@ -153,7 +148,6 @@ def test_ledgers_on_different_tables_do_not_share_locks(pg_dsn):
         assert ca.locked == {1} and cb.locked == {1}
 
 
-@pytest.mark.integration
 def test_ids_beyond_int4_can_be_claimed(ledger):
     big = 2**40 + 5
     with ledger.claim([big, 5]) as claim:
@@ -164,7 +158,6 @@ def test_ids_beyond_int4_can_be_claimed(ledger):
             assert other.busy == {big}
 
 
-@pytest.mark.integration
 def test_post_flow_intent_then_posted(ledger):
     with ledger.claim([10]) as claim:
         assert decide(H1, claim.rows().get(10)) == "post"
@@ -180,7 +173,6 @@ def test_post_flow_intent_then_posted(ledger):
     assert decide(H2, row) == "post"
 
 
-@pytest.mark.integration
 def test_second_intent_is_refused_and_writes_nothing(ledger):
     with ledger.claim([11, 12]) as claim:
         claim.record_intent({11: (H1, 100)})
@@ -191,7 +183,6 @@ def test_second_intent_is_refused_and_writes_nothing(ledger):
     assert 12 not in rows  # all-or-nothing
 
 
-@pytest.mark.integration
 def test_posted_for_other_text_keeps_the_pending_intent(ledger):
     with ledger.claim([13]) as claim:
         claim.record_intent({13: (H1, 1)})
@@ -202,7 +193,6 @@ def test_posted_for_other_text_keeps_the_pending_intent(ledger):
         assert decide(H2, claim.rows()[13]) == "skip"
 
 
-@pytest.mark.integration
 def test_terminated_backend_leaves_intent_and_frees_lock(ledger, pg_dsn):
     cm = ledger.claim([20, 21])
     claim = cm.__enter__()  # never exited: the "process" dies holding the claim
@@ -234,13 +224,11 @@ def test_terminated_backend_leaves_intent_and_frees_lock(ledger, pg_dsn):
     cm.__exit__(None, None, None)  # ...and cleaning it up later does not raise
 
 
-@pytest.mark.integration
 def test_killed_process_leaves_intent_and_frees_lock(ledger, pg_dsn):
     script = textwrap.dedent(
         f"""
         import sys, time
-        sys.path.insert(0, {str(ROOT / "plugins")!r})
-        from identsync.sync.ledger import CommentLedger
+        from identsync.state.ledger import CommentLedger
         led = CommentLedger(sys.argv[1])
         cm = led.claim([30])
         claim = cm.__enter__()
@@ -268,7 +256,6 @@ def test_killed_process_leaves_intent_and_frees_lock(ledger, pg_dsn):
         assert decide(H2, retry.rows()[30]) == "reconcile"
 
 
-@pytest.mark.integration
 def test_import_good_and_bad_entries(ledger):
     with ledger.claim([2, 3]) as claim:
         claim.record_posted({2: (H2, 55)})  # the sync knows better than the old file
@@ -297,13 +284,11 @@ def test_import_good_and_bad_entries(ledger):
     assert ledger.rows([1])[1].posted_hash == H2
 
 
-@pytest.mark.integration
 def test_import_rejects_non_object(ledger):
     with pytest.raises(ValueError):
         ledger.import_hashes(["1", H1])  # type: ignore[arg-type]
 
 
-@pytest.mark.integration
 def test_reset_one_and_all(ledger):
     ledger.import_hashes({"1": H1, "2": H1, "3": H1})
     assert ledger.reset(2) == 1
@@ -313,7 +298,6 @@ def test_reset_one_and_all(ledger):
     assert ledger.stats()["rows"] == 0
 
 
-@pytest.mark.integration
 def test_reset_refused_while_claimed(ledger):
     ledger.import_hashes({"1": H1, "2": H1})
     with ledger.claim([1]):
@@ -325,7 +309,6 @@ def test_reset_refused_while_claimed(ledger):
         assert ledger.reset(force=True) == 1
 
 
-@pytest.mark.integration
 def test_stats(ledger):
     ledger.import_hashes({"1": H1})
     with ledger.claim([2, 3]) as claim:
@@ -338,7 +321,6 @@ def test_stats(ledger):
     assert s["oldest_pending_since"] is not None
 
 
-@pytest.mark.integration
 def test_import_conflicting_duplicate_keys_imports_neither(ledger):
     report = ledger.import_hashes({12: H1, "12": H2, "13": H1})
     assert set(report.bad) == {"12"} and report.inserted == 1

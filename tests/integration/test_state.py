@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import psycopg2
 import pytest
 
-from identsync.sync.records import Rejection
-from identsync.sync.state import StateStore
+from identsync.records import Rejection
+from identsync.state.store import StateStore
 
 PIPE = "branch_1"
 
@@ -29,7 +29,6 @@ def test_prefix_is_validated(prefix):
         StateStore("postgresql://unused", prefix=prefix)
 
 
-@pytest.mark.integration
 def test_ensure_schema_twice_and_from_threads(pg_dsn):
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
@@ -52,7 +51,6 @@ def test_ensure_schema_twice_and_from_threads(pg_dsn):
     assert s.get_watermark(PIPE) is None
 
 
-@pytest.mark.integration
 def test_custom_prefix_makes_separate_tables(pg_dsn):
     a, b = StateStore(pg_dsn, prefix="a_"), StateStore(pg_dsn, prefix="b_")
     a.ensure_schema()
@@ -63,7 +61,6 @@ def test_custom_prefix_makes_separate_tables(pg_dsn):
 
 # --- watermarks -------------------------------------------------------------------------------
 
-@pytest.mark.integration
 def test_watermark_only_moves_forward(store):
     t1 = datetime(2026, 3, 1, 9, 0, 0, 123456, tzinfo=timezone.utc)
     assert store.set_watermark(PIPE, t1, "run1") is True
@@ -78,7 +75,6 @@ def test_watermark_only_moves_forward(store):
     assert store.get_watermark("other") is None
 
 
-@pytest.mark.integration
 def test_watermark_is_utc_and_rejects_naive(store):
     moscow = datetime(2026, 3, 1, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
     store.set_watermark(PIPE, moscow, "r")
@@ -95,7 +91,6 @@ def _rej(ident: str | None, rid: int | None, reason: str = "invalid_phone") -> R
     return Rejection(rid, ident, reason, f"phone '12' of reception {rid} is not a number")
 
 
-@pytest.mark.integration
 def test_rejections_upsert_and_resolve(store):
     store.record_rejections(PIPE, "run1", [_rej("F1_10", 10), _rej(None, 11, "no_branch")],
                             sources={10: {"mobile_phone": "12"}})
@@ -126,7 +121,6 @@ def test_rejections_upsert_and_resolve(store):
     assert [r["ident_id"] for r in again] == ["F1_10"] and again[0]["times_seen"] == 3
 
 
-@pytest.mark.integration
 def test_rejections_are_per_pipeline(store):
     store.record_rejections("a", "r", [_rej("F1_1", 1)])
     store.record_rejections("b", "r", [_rej("F1_1", 1)])
@@ -134,7 +128,6 @@ def test_rejections_are_per_pipeline(store):
     assert len(store.open_rejections("b")) == 1
 
 
-@pytest.mark.integration
 def test_duplicate_rejection_in_one_batch(store):
     assert store.record_rejections(PIPE, "r", [_rej("F1_5", 5, "a"), _rej("F1_5", 5, "b")]) == 1
     (row,) = store.open_rejections(PIPE)
@@ -143,7 +136,6 @@ def test_duplicate_rejection_in_one_batch(store):
 
 # --- staging ----------------------------------------------------------------------------------
 
-@pytest.mark.integration
 def test_staging_30000_records_in_600_chunks_round_trips(store, pg_dsn):
     chunks = [
         [{"ident_id": f"F1_{c * 50 + i}", "phone": f"+7999{c * 50 + i:07d}", "n": i,
@@ -167,7 +159,6 @@ def test_staging_30000_records_in_600_chunks_round_trips(store, pg_dsn):
     assert sum(len(rows) for _, rows in stored) == 30000
 
 
-@pytest.mark.integration
 def test_staging_retry_replaces_and_delete(store):
     store.put_chunks("k", [[{"a": 1}], [{"a": 2}], [{"a": 3}]])
     store.put_chunks("other", [[{"b": 1}]])
@@ -182,13 +173,11 @@ def test_staging_retry_replaces_and_delete(store):
     assert store.put_chunks("empty", []) == []
 
 
-@pytest.mark.integration
 def test_staging_refuses_values_that_would_not_round_trip(store):
     with pytest.raises(TypeError, match="Decimal"):
         store.put_chunks("k", [[{"amount": Decimal("1.50")}]])
 
 
-@pytest.mark.integration
 def test_purge_older_than(store, pg_dsn):
     store.put_chunks("old", [[{"a": 1}], [{"a": 2}]])
     store.put_chunks("new", [[{"a": 3}]])
@@ -209,7 +198,6 @@ def test_purge_older_than(store, pg_dsn):
 
 # --- run summaries ----------------------------------------------------------------------------
 
-@pytest.mark.integration
 def test_run_summaries(store):
     store.record_run(PIPE, "r1", {"created": 1})
     store.record_run(PIPE, "r2", {"created": 2})

@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import create_engine
 
-from identsync.ident.badinput import CASES, insert_bad_inputs
-from identsync.ident.demo import generate_clinic
+from identsync.config import SyncConfig
 from identsync.ident.extract import extract_receptions
-from identsync.sync.config import SyncConfig
+from identsync.records import Rejection, SyncRecord
 from identsync.sync.phones import REASON_CODES as PHONE_REASONS
-from identsync.sync.records import Rejection, SyncRecord
 from identsync.sync.transform import COMMENT_MAX, SERVICES_MAX, transform
+from tools.ident_demo.badinput import CASES, insert_bad_inputs
+from tools.ident_demo.clinic import generate_clinic
 
 START = datetime(2027, 1, 10, 8, 0)
 REASONS = set(PHONE_REASONS) | {"no_patient", "no_branch", "no_name", "no_plan_start",

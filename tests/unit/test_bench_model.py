@@ -8,7 +8,14 @@ import pytest
 import sqlalchemy as sa
 
 from bench.baselines import groups, md5
-from bench.model import Cell, linearity, projected_seconds, ratios, render_table, targets
+from bench.model import (
+    Cell,
+    linearity,
+    projected_seconds,
+    ratios,
+    render_table,
+    targets,
+)
 from bench.workloads import WORKLOADS, change_some, source_paths
 
 
@@ -83,7 +90,7 @@ def test_table_has_one_row_per_cell_with_marks():
 
 
 def test_changed_workload_edits_one_reception_in_ten():
-    from identsync.ident.demo import create_schema, generate_clinic
+    from tools.ident_demo.clinic import create_schema, generate_clinic
 
     engine = sa.create_engine("sqlite://")
     create_schema(engine)

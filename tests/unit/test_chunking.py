@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from identsync.records import SyncRecord
 from identsync.sync.chunking import (
     MAX_CHUNK,
     chunk_label,
@@ -15,7 +16,6 @@ from identsync.sync.chunking import (
     make_chunks,
     split_phones,
 )
-from identsync.sync.records import SyncRecord
 
 
 def rec(rid: int, phone: str, branch: int = 1) -> SyncRecord:

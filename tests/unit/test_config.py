@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from identsync.sync.config import ConfigError, SyncConfig
+from identsync.config import ConfigError, SyncConfig
 
 BASE = {"branches": [{"id": 1, "name": "Main"}]}
 

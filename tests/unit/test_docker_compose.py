@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from identsync.sync.config import SyncConfig
+from identsync.config import SyncConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yaml"
@@ -206,7 +206,8 @@ def test_celery_executor_with_redis_broker(env: dict[str, str],
 def test_no_examples_and_config_path(env: dict[str, str]) -> None:
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"].lower() == "false"
     assert env["IDENTSYNC_CONFIG"] == "/opt/airflow/dags/identsync.json"
-    assert "/opt/airflow/plugins" in env["PYTHONPATH"].split(":")
+    # The package is installed in the image, never found through a path edit.
+    assert "PYTHONPATH" not in env
 
 
 @pytest.mark.parametrize("name", [*AIRFLOW_SERVICES, "airflow-init"])
@@ -250,7 +251,7 @@ def test_ident_demo_writes_the_database_the_connection_reads(
     ident = conn(env, cfg.ident_conn_id)
     assert ident["conn_type"] == "sqlite"
     script = " ".join(command_args(services["ident-demo"]))
-    assert "-m identsync.ident.demo create" in script
+    assert "-m tools.ident_demo create" in script
     assert f"--url sqlite:///{ident['host']}" in script
     assert '[ -s "$db" ]' in script and f"db={ident['host']}" in script
     # The file lives on a volume both the generator and the workers mount.
@@ -342,12 +343,16 @@ def test_dockerfile_base_matches_pinned_airflow() -> None:
     assert from_tag.group(1) == pinned.group(1)
 
 
-def test_image_holds_no_project_code() -> None:
+def test_image_installs_the_package_and_nothing_else() -> None:
     text = DOCKERFILE.read_text(encoding="utf-8")
     copied = [line.split()[1:-1] for line in text.splitlines()
               if line.startswith(("COPY", "ADD"))]
     sources = {s for args in copied for s in args if not s.startswith("--")}
-    assert sources == {"requirements.txt", "constraints.txt"}
+    assert sources == {"requirements.txt", "constraints.txt", "pyproject.toml", "README.md",
+                       "src"}
     assert "-c /tmp/identsync/constraints.txt" in text
-    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
-    assert ignore[ignore.index("*"):] == ["*", "!requirements.txt", "!constraints.txt"]
+    assert "pip install --no-cache-dir --no-deps --no-build-isolation /tmp/identsync" in text
+    ignore = [line for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").split("\n")
+              if line and not line.startswith("#")]
+    allowed = {line[1:] for line in ignore if line.startswith("!")}
+    assert ignore[0] == "*" and allowed == sources

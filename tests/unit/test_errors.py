@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from identsync.bitrix24.address import WebhookAddress
 from identsync.bitrix24.batch import normalise_batch
-from identsync.bitrix24.client import WebhookAddress, classify, is_read_method
-from identsync.bitrix24.errors import (
+from identsync.bitrix24.classify import classify, is_read_method
+from identsync.errors import (
     Bitrix24AuthError,
     Bitrix24Error,
     Bitrix24MethodNotFound,
@@ -23,8 +24,7 @@ from identsync.bitrix24.errors import (
     CommandError,
 )
 
-CAPTURED = (Path(__file__).resolve().parents[2].parent  # shared/ sits beside the repo
-            / "shared" / "reference" / "bitrix24-real-responses")
+CAPTURED = Path(__file__).resolve().parents[1] / "data" / "bitrix24-real-responses"
 
 
 def inner(name: str) -> dict[str, Any]:

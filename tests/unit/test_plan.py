@@ -1,6 +1,6 @@
-from identsync.sync.config import SyncConfig
+from identsync.config import SyncConfig
+from identsync.records import FoundContact, FoundDeal, LookupMap, SyncRecord
 from identsync.sync.plan import name_key, plan_chunk, same_value
-from identsync.sync.records import FoundContact, FoundDeal, LookupMap, SyncRecord
 
 CFG = SyncConfig.from_dict({"branches": [{"id": 1, "name": "Main"}],
                             "protected_stages": ["PREPAYMENT_INVOICE"]})

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from identsync.sync.config import STATUSES, SyncConfig
-from identsync.sync.records import Rejection, SourceReception, SyncRecord
+from identsync.config import STATUSES, SyncConfig
+from identsync.records import Rejection, SourceReception, SyncRecord
 from identsync.sync.transform import (
     COMMENT_MAX,
     SERVICES_MAX,

@@ -1,0 +1,94 @@
+"""What an Airflow task turns its context into: the config, the portal, the state, the run.
+
+Airflow-specific and nothing else: every sync rule is in ``identsync.sync``. Imports of
+Airflow and of heavy modules stay inside functions, so parsing the DAG file stays cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from identsync.config import SyncConfig
+from identsync.errors import Retry, retry_class, what_to_fix
+from identsync.settings import load_config
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def context() -> dict[str, Any]:
+    from airflow.sdk import get_current_context
+
+    return get_current_context()
+
+
+def pipeline(ctx: dict[str, Any]) -> str:
+    return ctx["dag"].dag_id
+
+
+def run_key(ctx: dict[str, Any]) -> str:
+    """Key of the run's staged data: one per DAG run, stable across retries and clears."""
+    return f"{ctx['dag'].dag_id}/{ctx['run_id']}"
+
+
+def dry_run(ctx: dict[str, Any]) -> bool:
+    return bool((ctx.get("params") or {}).get("dry_run", False))
+
+
+def attempt(ctx: dict[str, Any]) -> int:
+    return int(getattr(ctx.get("ti"), "try_number", 1) or 1)
+
+
+def state(cfg: SyncConfig):
+    from identsync.dag.connections import state_dsn
+    from identsync.state import SyncState
+
+    return SyncState(state_dsn(cfg.state_conn_id))
+
+
+def portal(cfg: SyncConfig):
+    from identsync.hooks.bitrix24 import Bitrix24Hook
+
+    return Bitrix24Hook(bitrix24_conn_id=cfg.bitrix24_conn_id,
+                        default_plan=cfg.portal_plan).get_conn()
+
+
+def max_map_length() -> int:
+    from airflow.sdk.configuration import conf
+
+    return conf.getint("core", "max_map_length", fallback=1024)
+
+
+def all_mapped(mapped: Any) -> list[Any]:
+    """A mapped task's XComs as a list.
+
+    Indexed by length: iterating Airflow's lazy XCom list probes one past the end and logs a
+    confusing "XCom not found" error in the task log.
+    """
+    if not mapped:
+        return []
+    return [mapped[i] for i in range(len(mapped))]
+
+
+def fail_fast(fn: F) -> F:
+    """Errors that retrying cannot help fail the task at once, saying what to fix.
+
+    Everything else propagates unchanged, so Airflow retries the task as configured.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if retry_class(exc) is not Retry.NEVER:
+                raise
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(
+                f"{type(exc).__name__}: {exc} -- not retried: {what_to_fix(exc)}") from None
+    return wrapper  # type: ignore[return-value]
+
+
+def config() -> SyncConfig:
+    return load_config()

@@ -1,0 +1,284 @@
+"""Read receptions changed in a time window from IDENT, paged by reception ID.
+
+One page query (receptions joined with patient, doctor, chair, cancel reason) picks the
+changed receptions ``WHERE Receptions.ID > :last ORDER BY Receptions.ID`` with a row limit
+(``TOP`` on SQL Server, ``LIMIT`` elsewhere); paging by key never skips or repeats a row even
+when rows change between pages, unlike ``TOP N ORDER BY PlanStart``. Orders and services are
+then read in a second query for the page's reception ids and summed in Python (exact Decimal
+arithmetic, no row multiplication in the page query). Small lookup tables (branches,
+specialities) are read once per call. Every value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
+
+from identsync.ident import schema as s
+from identsync.records import SourceReception
+
+# SQL Server accepts at most 2100 parameters per statement; the orders query binds one per id.
+MAX_PAGE_SIZE = 2000
+
+
+def to_local_naive(aware_dt: datetime, tz: tzinfo | str) -> datetime:
+    """An aware datetime as the naive clinic-local time IDENT stores.
+
+    Local times that repeat at a DST fall-back are inherently ambiguous in IDENT itself;
+    we return the wall-clock time, which is what IDENT would have written.
+    """
+    if aware_dt.tzinfo is None or aware_dt.utcoffset() is None:
+        raise ValueError("to_local_naive needs an aware datetime (with tzinfo)")
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    return aware_dt.astimezone(zone).replace(tzinfo=None)
+
+
+# Aliases: Persons is joined twice (patient and doctor).
+_R = s.Receptions
+_PAT = s.Patients
+_PP = s.Persons.alias("pp")  # the patient's person row
+_DP = s.Persons.alias("dp")  # the doctor's person row
+_A = s.Armchairs
+_CR = s.ReceptionCancelReasons
+_O = s.Orders
+
+
+def _in_window(col: ColumnElement, start: datetime, end: datetime) -> ColumnElement:
+    return and_(col >= start, col < end)
+
+
+def changed_condition(start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Reception changed in [start, end): own timestamps or any of its orders' timestamps."""
+    own = [_in_window(_R.c[name], start, end) for name in s.RECEPTION_CHANGE_COLUMNS]
+    o = _O.alias()
+    order_changed = exists().where(
+        o.c.ID_Receptions == _R.c.ID,
+        or_(*(_in_window(o.c[name], start, end) for name in s.ORDER_CHANGE_COLUMNS)),
+    )
+    return or_(*own, order_changed)
+
+
+def branch_expression() -> ColumnElement:
+    """Branch of a reception: the chair's company, else its orders' company (lowest id)."""
+    o = _O.alias()
+    from_orders = (
+        select(func.min(o.c.ID_OwnCompanies))
+        .where(o.c.ID_Receptions == _R.c.ID)
+        .scalar_subquery()
+    )
+    return func.coalesce(_A.c.ID_OwnCompanies, from_orders)
+
+
+def build_page_query(
+    start: datetime,
+    end: datetime,
+    *,
+    after_id: int,
+    page_size: int,
+    branch_id: int | None = None,
+    unassigned_except: Sequence[int] | None = None,
+) -> Select:
+    """The page query: changed receptions with ID > after_id, ordered by ID, at most page_size."""
+    branch_expr = branch_expression()
+    q = (
+        select(
+            _R.c.ID.label("reception_id"),
+            _PAT.c.ID_Persons.label("patient_id"),
+            branch_expr.label("branch_id"),
+            _PP.c.Surname.label("surname"),
+            _PP.c.Name.label("name"),
+            _PP.c.Patronymic.label("patronymic"),
+            _PP.c.MobilePhone.label("mobile_phone"),
+            _PAT.c.CardNumber.label("card_number"),
+            _PAT.c.ParentSNP.label("guardian"),
+            _R.c.ID_Staffs.label("staff_id"),
+            _DP.c.Surname.label("doctor_surname"),
+            _DP.c.Name.label("doctor_name"),
+            _DP.c.Patronymic.label("doctor_patronymic"),
+            _A.c.NameArmchair.label("chair_name"),
+            _R.c.PlanStart.label("plan_start"),
+            _R.c.PlanEnd.label("plan_end"),
+            _R.c.Comment.label("comment"),
+            _R.c.PatientAppeared.label("patient_appeared"),
+            _R.c.ReceptionStarted.label("reception_started"),
+            _R.c.ReceptionEnded.label("reception_ended"),
+            _R.c.CheckIssued.label("check_issued"),
+            _R.c.ReceptionCanceled.label("reception_canceled"),
+            _CR.c.Name.label("cancel_reason"),
+            _R.c.CancelReasonComment.label("cancel_reason_comment"),
+            _R.c.DateTimeAdded.label("date_added"),
+            _R.c.DateTimeChanged.label("date_changed"),
+        )
+        .select_from(
+            _R.outerjoin(_PAT, _PAT.c.ID_Persons == _R.c.ID_Patients)
+            .outerjoin(_PP, _PP.c.ID == _PAT.c.ID_Persons)
+            .outerjoin(_DP, _DP.c.ID == _R.c.ID_Staffs)
+            .outerjoin(_A, _A.c.ID == _R.c.ID_Armchairs)
+            .outerjoin(_CR, _CR.c.ID == _R.c.ID_ReceptionCancelReasons)
+        )
+        .where(_R.c.ID > after_id, changed_condition(start, end))
+        .order_by(_R.c.ID)
+        .limit(page_size)
+    )
+    if branch_id is not None and unassigned_except is not None:
+        # Also the receptions no configured branch would pick up (no branch, or a branch
+        # missing from the configuration), so they are reported instead of silently skipped.
+        q = q.where(or_(branch_expr == branch_id, branch_expr.is_(None),
+                        branch_expr.not_in(list(unassigned_except))))
+    elif branch_id is not None:
+        q = q.where(branch_expr == branch_id)
+    return q
+
+
+def build_orders_query(reception_ids: Iterable[int]) -> Select:
+    """Service lines of the given receptions (one row per OrderServiceRelation).
+
+    Orders without lines still yield one row (all-NULL line) so their reception gets amount 0.
+    """
+    osr, sip, si = s.OrderServiceRelation, s.ServiceItemPrices, s.ServiceItems
+    return (
+        select(
+            _O.c.ID_Receptions, _O.c.ID, si.c.Name, osr.c.CountService, sip.c.Price,
+            osr.c.DiscountSum,
+        )
+        .select_from(
+            _O.outerjoin(osr, osr.c.ID_Orders == _O.c.ID)
+            .outerjoin(sip, sip.c.ID == osr.c.ID_ServicePrices)
+            .outerjoin(si, si.c.ID == sip.c.ID_ServiceItems)
+        )
+        .where(_O.c.ID_Receptions.in_(list(reception_ids)))
+    )
+
+
+def _money(v: object) -> Decimal:
+    if v is None:
+        return Decimal(0)
+    return v if isinstance(v, Decimal) else Decimal(str(v))
+
+
+def _services(conn: Connection, ids: list[int]) -> dict[int, tuple[tuple[str, ...], Decimal]]:
+    lines: dict[int, list[tuple[int, str]]] = {}
+    amount: dict[int, Decimal] = {}
+    for rid, order_id, name, count, price, discount in conn.execute(build_orders_query(ids)):
+        qty = _money(count) if count is not None else Decimal(1)
+        amount[rid] = amount.get(rid, Decimal(0)) + qty * _money(price) - _money(discount)
+        if name is not None:
+            lines.setdefault(rid, []).append((order_id, name))
+    out: dict[int, tuple[tuple[str, ...], Decimal]] = {}
+    for rid, total in amount.items():
+        # Order in Python, not SQL: collations differ between SQL Server, PostgreSQL, SQLite.
+        seen: dict[str, None] = {}
+        for _, name in sorted(lines.get(rid, ()), key=lambda t: (t[0], t[1])):
+            seen.setdefault(name, None)
+        out[rid] = (tuple(seen), total.quantize(Decimal("0.01")))
+    return out
+
+
+def _branch_names(conn: Connection) -> dict[int, str]:
+    return {i: n for i, n in conn.execute(select(s.OwnCompanies.c.ID, s.OwnCompanies.c.Name))}
+
+
+def _specialities(conn: Connection) -> dict[int, str]:
+    """Staff id -> the first speciality (lowest ProfessionNames.ID)."""
+    it, pn = s.Items, s.ProfessionNames
+    rows = conn.execute(
+        select(it.c.ID_Staffs, pn.c.ID, pn.c.NameProfession)
+        .select_from(it.join(pn, pn.c.ID == it.c.ID_ProfessionNames))
+    )
+    best: dict[int, tuple[int, str]] = {}
+    for staff, pid, name in rows:
+        if name is not None and (staff not in best or pid < best[staff][0]):
+            best[staff] = (pid, name)
+    return {staff: name for staff, (_, name) in best.items()}
+
+
+def _join_name(*parts: str | None) -> str | None:
+    joined = " ".join(p.strip() for p in parts if p and p.strip())
+    return joined or None
+
+
+def _pages(
+    conn: Connection, start: datetime, end: datetime, branch_id: int | None, page_size: int,
+    unassigned_except: Sequence[int] | None = None,
+) -> Iterator[SourceReception]:
+    branches = _branch_names(conn)
+    specialities = _specialities(conn)
+    last = 0
+    while True:
+        rows = conn.execute(
+            build_page_query(start, end, after_id=last, page_size=page_size, branch_id=branch_id,
+                             unassigned_except=unassigned_except)
+        ).mappings().all()
+        if not rows:
+            return
+        services = _services(conn, [r["reception_id"] for r in rows])
+        for r in rows:
+            rid = r["reception_id"]
+            names, amount = services.get(rid, ((), None))
+            yield SourceReception(
+                reception_id=rid,
+                patient_id=r["patient_id"],
+                branch_id=r["branch_id"],
+                branch_name=branches.get(r["branch_id"]) if r["branch_id"] is not None else None,
+                surname=r["surname"],
+                name=r["name"],
+                patronymic=r["patronymic"],
+                mobile_phone=r["mobile_phone"],
+                card_number=r["card_number"],
+                guardian=r["guardian"],
+                doctor_name=_join_name(
+                    r["doctor_surname"], r["doctor_name"], r["doctor_patronymic"]
+                ),
+                doctor_speciality=specialities.get(r["staff_id"]),
+                chair_name=r["chair_name"],
+                plan_start=r["plan_start"],
+                plan_end=r["plan_end"],
+                comment=r["comment"],
+                patient_appeared=r["patient_appeared"],
+                reception_started=r["reception_started"],
+                reception_ended=r["reception_ended"],
+                check_issued=r["check_issued"],
+                reception_canceled=r["reception_canceled"],
+                cancel_reason=r["cancel_reason"],
+                cancel_reason_comment=r["cancel_reason_comment"],
+                date_added=r["date_added"],
+                date_changed=r["date_changed"],
+                services=names,
+                amount=amount,
+            )
+        if len(rows) < page_size:
+            return
+        last = rows[-1]["reception_id"]
+
+
+def extract_receptions(
+    engine_or_conn: Engine | Connection,
+    start: datetime,
+    end: datetime,
+    *,
+    branch_id: int | None = None,
+    page_size: int = 1000,
+    unassigned_except: Sequence[int] | None = None,
+) -> Iterator[SourceReception]:
+    """Receptions changed in [start, end) (naive clinic-local time), in ascending ID order.
+
+    ``branch_id`` keeps only receptions of that IDENT OwnCompanies.ID. ``amount`` is None for
+    a reception without orders. The generator holds one connection while it is consumed.
+    ``unassigned_except`` (all configured branch ids) additionally yields receptions whose
+    branch is missing or not among them, so one DAG can report them as rejections.
+    """
+    if start.tzinfo is not None or end.tzinfo is not None:
+        raise ValueError("start/end must be naive clinic-local time; see to_local_naive()")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+    if isinstance(engine_or_conn, Connection):
+        yield from _pages(engine_or_conn, start, end, branch_id, page_size, unassigned_except)
+        return
+    with engine_or_conn.connect() as conn:
+        yield from _pages(conn, start, end, branch_id, page_size, unassigned_except)

@@ -1,0 +1,32 @@
+"""The sync's state in PostgreSQL (Airflow's own database in a deployment).
+
+:class:`SyncState` gathers every part for one DSN; each part is its own module with one job:
+``store`` (watermarks, rejections, staged chunks, run summaries), ``guard`` (phone locks
+between concurrent runs), ``ledger`` (exactly-once timeline comments).
+"""
+
+from __future__ import annotations
+
+from identsync.state.guard import PhoneGuard
+from identsync.state.ledger import CommentLedger
+from identsync.state.store import StateStore
+
+__all__ = ["SyncState", "PhoneGuard", "CommentLedger", "StateStore"]
+
+
+class SyncState:
+    """Every PostgreSQL part of the sync state behind one DSN (keeps the ChunkState contract)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.store = StateStore(dsn)
+        self.guard = PhoneGuard(dsn)
+        self.ledger = CommentLedger(dsn)
+
+    def ensure_schema(self) -> None:
+        """Create every table once (a run does it in its first task, not in every chunk)."""
+        for part in (self.store, self.guard, self.ledger):
+            part.ensure_schema()
+
+    def __repr__(self) -> str:  # the DSN may carry a password
+        return "SyncState(...)"

@@ -1,0 +1,129 @@
+"""Carry out a chunk's plan as batched writes, safe to retry.
+
+Writes to Bitrix24 are not idempotent, so nothing here ever resends a write blindly. When a
+write batch fails in a way that may have been applied (dropped connection, timeout, 5xx),
+the chunk is looked up again and re-planned: what was applied is now found on the portal and
+planned as "unchanged", what was not is planned again. A task retry does the same, because
+the upsert task always starts from a fresh lookup on retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from identsync.config import SyncConfig
+from identsync.errors import Bitrix24Error, Bitrix24TransportError, ChunkWriteFailed
+from identsync.records import LookupMap, SyncRecord
+from identsync.sync.lookup import run_lookup
+from identsync.sync.plan import ChunkPlan, plan_chunk
+
+log = logging.getLogger(__name__)
+
+MAX_ROUNDS = 4
+
+
+
+@dataclass
+class ChunkResult:
+    deal_ids: dict[str, int] = field(default_factory=dict)  # ident_id -> deal id on the portal
+    counts: Counter = field(default_factory=Counter)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # per record, for operators
+    notes: list[str] = field(default_factory=list)
+    rounds: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"deal_ids": self.deal_ids, "counts": dict(self.counts), "errors": self.errors,
+                "notes": self.notes, "rounds": self.rounds}
+
+
+def _apply_results(plan: ChunkPlan, records: list[SyncRecord], br: Any,
+                   result: ChunkResult) -> None:
+    result.deal_ids.update(plan.deal_ids)
+    by_ident = {r.ident_id: r for r in records}
+    failed_contacts = {}
+    for c in plan.contacts:
+        err = br.errors.get(c.ref)
+        if err is not None:
+            failed_contacts[c.ref] = err
+            result.counts["contacts_failed"] += 1
+            result.errors.append({"ident_id": None, "contact_id": c.contact_id, "step": "contact",
+                                  "code": err.code, "description": err.description})
+    for d in plan.deals:
+        err = br.errors.get(d.ref)
+        if err is not None:
+            result.counts["deals_failed"] += 1
+            result.errors.append({"ident_id": d.ident_id, "step": "deal", "code": err.code,
+                                  "description": err.description})
+            continue
+        if d.kind == "create":
+            result.deal_ids[d.ident_id] = int(br.results[d.ref])
+        if d.contact_ref in failed_contacts:
+            # The deal went in without its contact; the next run links it (CONTACT_ID empty).
+            result.notes.append(f"{d.ident_id}: contact could not be created "
+                                f"({failed_contacts[d.contact_ref].description}); "
+                                "deal saved without a contact")
+    missing = [i for i in by_ident if i not in result.deal_ids]
+    for ident_id in missing:
+        log.warning("%s has no deal after this chunk (see errors)", ident_id)
+
+
+def settle(exc: Bitrix24Error, cfg: SyncConfig, sleep: Callable[[float], None]) -> None:
+    """After a write whose answer was lost in transit, give the portal time to finish it.
+
+    A Bitrix24 request may keep running for up to a minute after the client gave up (read
+    timeout, dropped connection). Looking again before it finishes would miss its entities
+    and create them twice. A 5xx answer means the portal is done, so no wait is needed.
+    """
+    if isinstance(exc, Bitrix24TransportError) and exc.maybe_applied and cfg.write_settle_seconds:
+        log.warning("waiting %ss for the portal to finish a write whose answer was lost "
+                    "before looking again", cfg.write_settle_seconds)
+        sleep(cfg.write_settle_seconds)
+
+
+def upsert_chunk(client: Any, records: list[SyncRecord], cfg: SyncConfig,
+                 lookup: LookupMap | None = None, *, dry_run: bool = False,
+                 around_write: Callable[[], AbstractContextManager[Any]] = nullcontext,
+                 sleep: Callable[[float], None] = time.sleep) -> ChunkResult:
+    """Plan and write one chunk. ``lookup=None`` looks up first (always do so on retries).
+
+    ``around_write`` wraps every write request (the phone guard marks it in flight); a plan
+    with nothing to write sends nothing and marks nothing.
+    """
+    result = ChunkResult()
+    if not records:
+        return result
+    if lookup is None:
+        lookup = run_lookup(client, records, cfg)
+    for round_no in range(1, MAX_ROUNDS + 1):
+        result.rounds = round_no
+        plan = plan_chunk(records, lookup, cfg)
+        if round_no == 1:
+            result.counts.update(plan.counts)
+            result.notes.extend(plan.notes)
+        if dry_run or plan.writes == 0:
+            result.deal_ids.update(plan.deal_ids)
+            return result
+        try:
+            with around_write():
+                br = client.batch(plan.commands())
+        except Bitrix24Error as exc:
+            if not exc.maybe_applied:
+                raise
+            settle(exc, cfg, sleep)
+            log.warning("write batch for %d records may have been applied (%s); looking again "
+                        "before writing anything (round %d/%d)", len(records), exc.code or
+                        type(exc).__name__, round_no, MAX_ROUNDS)
+            result.counts["write_rounds_replanned"] += 1
+            lookup = run_lookup(client, records, cfg)
+            continue
+        _apply_results(plan, records, br, result)
+        return result
+    raise ChunkWriteFailed(
+        f"writes for {records[0].ident_id}..{records[-1].ident_id} failed {MAX_ROUNDS} times "
+        "in a may-have-been-applied way; nothing was duplicated, retry the task later"
+    )

@@ -1,0 +1,116 @@
+"""A run's summary: what each chunk step reported, added up once for the DAG and the engine.
+
+The summary is a plain dict (XCom, the ``identsync_runs`` table, the health page); its
+``counts`` always carry every key of :data:`SUMMARY_KEYS` so readers need no defaults.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from identsync.records import Rejection
+
+SUMMARY_KEYS = (
+    "extracted", "rejected", "records", "chunks",
+    "contacts_created", "contacts_updated", "contacts_unchanged", "contacts_failed",
+    "deals_created", "deals_updated", "deals_unchanged", "deals_kept_closed",
+    "deals_protected", "deals_failed",
+    "comments_posted", "comments_skipped", "comments_reconciled", "comments_failed",
+    "comments_would_post",
+)
+MAX_LISTED = 200  # errors, notes and rejections kept in full in one summary
+
+
+def http_delta(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """What a client did between two ``stats.as_dict()`` snapshots (``by_method`` left out)."""
+    out: dict[str, Any] = {}
+    for k, v in after.items():
+        if isinstance(v, dict):
+            continue
+        d = v - before.get(k, 0)
+        out[k] = round(d, 3) if isinstance(d, float) else d
+    return out
+
+
+@dataclass
+class RunSummary:
+    pipeline: str
+    run_id: str
+    window: dict[str, str] | None = None
+    dry_run: bool = False
+    counts: Counter = field(default_factory=Counter)
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    http: Counter = field(default_factory=Counter)
+    elapsed_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. watermark_moved
+
+    def prepared(self, extracted: int, chunks: Iterable[int],
+                 rejections: Iterable[Rejection | Mapping[str, Any]]) -> None:
+        """What extract and transform produced: counts of rows, records, chunks, rejections."""
+        sizes = list(chunks)
+        rej = [r.to_dict() if isinstance(r, Rejection) else dict(r) for r in rejections]
+        self.counts["extracted"] += extracted
+        self.counts["chunks"] += len(sizes)
+        self.counts["records"] += sum(sizes)
+        self.counts["rejected"] += len(rej)
+        self.rejections.extend(rej)
+
+    def add_step(self, step: Mapping[str, Any]) -> None:
+        """Add one chunk step's result (any of look_up, upsert, comment, as dicts)."""
+        self.counts.update({k: int(v) for k, v in (step.get("counts") or {}).items()})
+        self.errors.extend(step.get("errors") or ())
+        self.notes.extend(step.get("notes") or ())
+        self.http.update(step.get("http") or {})
+
+    @property
+    def rejected_by_reason(self) -> dict[str, int]:
+        return dict(sorted(Counter(r["reason"] for r in self.rejections).items()))
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = {k: int(self.counts.get(k, 0)) for k in SUMMARY_KEYS}
+        counts.update({k: int(v) for k, v in self.counts.items() if k not in counts})
+        return {
+            "dag_id": self.pipeline, "run_id": self.run_id, "dry_run": self.dry_run,
+            "window": self.window, "counts": counts,
+            "rejected_by_reason": self.rejected_by_reason,
+            "rejections": self.rejections[:MAX_LISTED], "errors": self.errors[:MAX_LISTED],
+            "notes": self.notes[:MAX_LISTED],
+            "http": {k: round(v, 3) if isinstance(v, float) else v
+                     for k, v in self.http.items()},
+            "elapsed_s": None if self.elapsed_s is None else round(self.elapsed_s, 1),
+            **self.extra,
+        }
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """The run summary as the task log and the demo print it."""
+    c = summary["counts"]
+    h = summary.get("http", {})
+    w = summary.get("window") or {}
+    lines = [
+        f"{'DRY RUN - nothing written. ' if summary.get('dry_run') else ''}"
+        f"window {w.get('start', '-')} .. {w.get('end', '-')} ({w.get('source', '-')})",
+        f"receptions  extracted {c['extracted']}, rejected {c['rejected']}, "
+        f"synced {c['records']} in {c['chunks']} chunks",
+        f"contacts    created {c['contacts_created']}, updated {c['contacts_updated']}, "
+        f"unchanged {c['contacts_unchanged']}, failed {c['contacts_failed']}",
+        f"deals       created {c['deals_created']}, updated {c['deals_updated']}, "
+        f"unchanged {c['deals_unchanged']}, kept closed {c['deals_kept_closed']}, "
+        f"protected {c['deals_protected']}, failed {c['deals_failed']}",
+        f"comments    posted {c['comments_posted']}, skipped {c['comments_skipped']}, "
+        f"reconciled {c['comments_reconciled']}, failed {c['comments_failed']}"
+        + (f", would post {c['comments_would_post']}" if summary.get("dry_run") else ""),
+        f"bitrix24    {h.get('http_requests', 0)} HTTP requests, {h.get('commands', 0)} "
+        f"commands, {h.get('limit_waits', 0)} limit waits ({h.get('wait_seconds', 0)} s), "
+        f"{h.get('retries', 0)} retries",
+    ]
+    if summary.get("rejected_by_reason"):
+        lines.append(f"rejected    {summary['rejected_by_reason']}")
+    if summary.get("elapsed_s") is not None:
+        lines.append(f"elapsed     {summary['elapsed_s']} s")
+    return "\n".join(lines)
