@@ -15,7 +15,7 @@ its window:
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
@@ -36,12 +36,14 @@ CHUNK_LABEL = "{{ chunk_label }}"
 
 
 def build(branch_id: int, branch_name: str):
+    cfg = CONFIG.for_branch(branch_id)
+
     @dag(
         dag_id=CONFIG.pipeline_id(branch_id),
         dag_display_name=f"IDENT -> Bitrix24: {branch_name}",
         description=f"Sync IDENT receptions of branch {branch_id} into Bitrix24 deals",
-        schedule=CronDataIntervalTimetable(CONFIG.schedule, timezone=CONFIG.timezone),
-        start_date=pendulum.parse(CONFIG.start_date, tz=CONFIG.timezone),
+        schedule=CronDataIntervalTimetable(cfg.schedule, timezone=cfg.timezone),
+        start_date=pendulum.instance(datetime.combine(cfg.start_date, time()), tz=cfg.timezone),
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,

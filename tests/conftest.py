@@ -16,7 +16,7 @@ import pytest
 # Tests never load Airflow's example DAGs and never reach out to the network at parse time.
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-pytest_plugins = ["tests.fixtures.pg", "tests.fixtures.emulator"]
+pytest_plugins = ["tests.fixtures.pg", "tests.fixtures.emulator", "tests.fixtures.ident"]
 
 FOLDERS = ("unit", "contract", "integration", "dags", "e2e", "chaos")
 TESTS = Path(__file__).resolve().parent

@@ -228,17 +228,23 @@ def fresh_portal() -> bool:
     return not (VAR / "portal.sqlite3").exists() and not ours_running()
 
 
-def cmd_run() -> int:
-    from identsync.settings import load_config
-    from identsync.state.store import StateStore
-    from identsync.sync.summary import format_summary
-
+def prepare_world() -> dict[str, str]:
+    """State database, emulator, portal fields, demo clinic, Airflow: the environment."""
     ensure_state_db(fresh=fresh_portal())
     start_emulator()
     setup_portal()
     ensure_ident_db()
     env = airflow_env()
     ensure_airflow_db(env)
+    return env
+
+
+def cmd_run() -> int:
+    from identsync.settings import load_config
+    from identsync.state.store import StateStore
+    from identsync.sync.summary import format_summary
+
+    env = prepare_world()
     start, end = demo_dates()
     cfg = load_config()
     before = emulator().stats()
@@ -289,12 +295,7 @@ def print_portal_traffic(before: dict, after: dict) -> None:
 
 
 def cmd_airflow() -> int:
-    ensure_state_db(fresh=fresh_portal())
-    start_emulator()
-    setup_portal()
-    ensure_ident_db()
-    env = airflow_env()
-    ensure_airflow_db(env)
+    env = prepare_world()
     port = os.environ.get("AIRFLOW_PORT", "8080")
     env["AIRFLOW__API__PORT"] = port
     env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://localhost:{port}/execution/"

@@ -1,112 +1,213 @@
-"""Sync configuration: one JSON document, validated once, errors name the bad key.
+"""Sync configuration: one pydantic model, validated once; every error names the key (and the
+branch, for a branch's own settings).
 
-The document lives in ``dags/identsync.json`` (shipped with the DAGs) and can be replaced by
-the Airflow Variable ``identsync_config`` holding the same JSON. See README "Configuration".
+The document lives in ``dags/identsync.json`` next to the DAG file (or the path in
+``$IDENTSYNC_CONFIG``). Its JSON schema, generated from this model, is
+``docs/identsync.schema.json``; ``python -m tools.config_schema`` writes it and the README's
+table. A branch may override the settings in :data:`BRANCH_OVERRIDES` (a second clinic with
+its own deal pipeline, say); :meth:`SyncConfig.for_branch` applies them.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import re
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from identsync.errors import ConfigError
 
 STATUSES = ("planned", "arrived", "in_progress", "finished", "bill_issued", "cancelled")
 
-# Logical deal fields the transform can fill; each maps to a portal field code in field_map.
+# Logical deal fields the transform can fill; each maps to a portal field code.
 DEAL_FIELD_KEYS = (
     "ident_id", "start", "end", "doctor", "services", "status", "card_number", "guardian",
     "branch", "chair",
 )
 CONTACT_FIELD_KEYS = ("card_number", "guardian")
+BRANCH_OVERRIDES = ("category_id", "schedule", "stage_map", "final_stages", "protected_stages",
+                    "deleted_stage")
 
-DEFAULTS: dict[str, Any] = {
-    "timezone": "Europe/Moscow",
-    "default_region": "RU",
-    "chunk_size": 50,
-    "category_id": 0,
-    "currency": "RUB",
-    "contact_type": "CLIENT",
-    "phone_value_type": "MOBILE",
-    "schedule": "*/30 * * * *",
-    "overlap_minutes": 15,
-    "start_date": "2026-01-01",
-    "portal_plan": "standard",
-    "ident_conn_id": "ident_db",
-    "bitrix24_conn_id": "bitrix24_default",
-    "state_conn_id": "identsync_state",
-    "pool": "bitrix24",
-    "retries": 3,
-    "retry_delay_seconds": 30,
-    "write_settle_seconds": 65,
-    "deal_fields": {
-        "ident_id": "UF_CRM_IDENT_ID",
-        "start": "UF_CRM_IDENT_START",
-        "end": "UF_CRM_IDENT_END",
-        "doctor": "UF_CRM_IDENT_DOCTOR",
-        "services": "UF_CRM_IDENT_SERVICES",
-        "status": "UF_CRM_IDENT_STATUS",
-        "card_number": "UF_CRM_IDENT_CARD",
-        "guardian": "UF_CRM_IDENT_GUARDIAN",
-    },
-    "contact_fields": {
-        "card_number": "UF_CRM_IDENT_CARD",
-        "guardian": "UF_CRM_IDENT_GUARDIAN",
-    },
-    "stage_map": {
-        "planned": "NEW",
-        "arrived": "PREPARATION",
-        "in_progress": "EXECUTING",
-        "finished": "EXECUTING",
-        "bill_issued": "WON",
-        "cancelled": "LOSE",
-    },
-    "final_stages": ["WON", "LOSE"],
-    "protected_stages": [],
-}
+_UF_CODE = re.compile(r"^UF_CRM_[A-Z0-9_]+$")
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+ConnId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
+def _check_cron(value: str) -> str:
+    from croniter import croniter
 
-@dataclass(frozen=True)
-class Branch:
-    id: int
-    name: str
+    if not croniter.is_valid(value):
+        raise ValueError(f"{value!r} is not a cron expression (e.g. '*/30 * * * *')")
+    return value
 
 
-@dataclass(frozen=True)
-class SyncConfig:
-    branches: tuple[Branch, ...]
-    timezone: str = DEFAULTS["timezone"]
-    default_region: str = DEFAULTS["default_region"]
-    chunk_size: int = DEFAULTS["chunk_size"]
-    category_id: int = DEFAULTS["category_id"]
-    currency: str = DEFAULTS["currency"]
-    contact_type: str = DEFAULTS["contact_type"]
-    phone_value_type: str = DEFAULTS["phone_value_type"]
-    schedule: str = DEFAULTS["schedule"]
-    overlap_minutes: int = DEFAULTS["overlap_minutes"]
-    start_date: str = DEFAULTS["start_date"]
-    portal_plan: str = DEFAULTS["portal_plan"]
-    ident_conn_id: str = DEFAULTS["ident_conn_id"]
-    bitrix24_conn_id: str = DEFAULTS["bitrix24_conn_id"]
-    state_conn_id: str = DEFAULTS["state_conn_id"]
-    pool: str = DEFAULTS["pool"]
-    retries: int = DEFAULTS["retries"]
-    retry_delay_seconds: int = DEFAULTS["retry_delay_seconds"]
-    write_settle_seconds: int = DEFAULTS["write_settle_seconds"]
-    deal_fields: dict[str, str] = field(default_factory=lambda: dict(DEFAULTS["deal_fields"]))
-    contact_fields: dict[str, str] = field(
-        default_factory=lambda: dict(DEFAULTS["contact_fields"])
-    )
-    stage_map: dict[str, str] = field(default_factory=lambda: dict(DEFAULTS["stage_map"]))
-    final_stages: tuple[str, ...] = tuple(DEFAULTS["final_stages"])
-    protected_stages: tuple[str, ...] = ()
+def _check_stage_map(value: dict[str, str]) -> dict[str, str]:
+    for status in STATUSES:
+        if not str(value.get(status) or "").strip():
+            raise ValueError(f"{status}: is missing; every IDENT status needs a stage")
+    for status in value:
+        if status not in STATUSES:
+            raise ValueError(f"{status}: unknown status; allowed: {', '.join(STATUSES)}")
+    return value
 
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Branch(_Model):
+    """An IDENT branch (``OwnCompanies.ID``): one DAG each, optionally its own settings."""
+
+    id: int = Field(gt=0, description="IDENT OwnCompanies.ID")
+    name: Text
+    category_id: int | None = Field(None, ge=0, description="this branch's deal pipeline")
+    schedule: str | None = None
+    stage_map: dict[str, str] | None = None
+    final_stages: tuple[Text, ...] | None = None
+    protected_stages: tuple[Text, ...] | None = None
+    deleted_stage: Text | None = None
+
+    _schedule = field_validator("schedule")(lambda v: v if v is None else _check_cron(v))
+    _stage_map = field_validator("stage_map")(lambda v: v if v is None else _check_stage_map(v))
+
+    def overrides(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in BRANCH_OVERRIDES if getattr(self, k) is not None}
+
+
+class Alerts(_Model):
+    """Who hears about a failed run or records that died in the retry queue (off by default)."""
+
+    notifier: Literal["smtp", "slack"] | None = Field(
+        None, description="smtp (Airflow's SMTP provider) or slack; null: no alerts")
+    to: tuple[Text, ...] = Field((), description="smtp: recipient addresses")
+    smtp_conn_id: ConnId = "smtp_default"
+    slack_conn_id: ConnId = "slack_api_default"
+    slack_channel: str | None = None
+    on_dead_records: bool = Field(True, description="also alert when records die")
+
+    @model_validator(mode="after")
+    def _recipients(self) -> Alerts:
+        if self.notifier == "smtp" and not self.to:
+            raise ValueError("to: smtp alerts need at least one recipient address")
+        return self
+
+
+class SyncConfig(_Model):
+    branches: tuple[Branch, ...] = Field(min_length=1)
+    timezone: str = Field("Europe/Moscow", description="the clinic's zone (IDENT stores "
+                                                       "naive local time)")
+    default_region: str = Field("RU", description="region for phones without country code")
+    schedule: str = Field("*/30 * * * *", description="cron of the data-interval timetable")
+    start_date: date = Field(date(2026, 1, 1), description="first data interval")
+    overlap_minutes: int = Field(15, ge=0, le=1440,
+                                 description="each window starts this much earlier")
+    max_lookback_days: int = Field(
+        7, ge=1, le=366, description="a scheduled run after an outage syncs at most this far "
+                                     "back (the rest is named in a warning: backfill it)")
+    chunk_size: int = Field(50, ge=20, le=50, description="records per chunk (20..50)")
+    portal_plan: Literal["standard", "enterprise"] = Field(
+        "standard", description="used when the Bitrix24 connection names no plan")
+    category_id: int = Field(0, ge=0, description="deal pipeline; stages get C<n>: outside 0")
+    currency: Text = "RUB"
+    contact_type: Text = "CLIENT"
+    phone_value_type: Text = "MOBILE"
+    ident_conn_id: ConnId = "ident_db"
+    bitrix24_conn_id: ConnId = "bitrix24_default"
+    state_conn_id: ConnId = "identsync_state"
+    pool: ConnId = Field("bitrix24", description="Airflow pool of every Bitrix24 task")
+    retries: int = Field(3, ge=0, le=20, description="Airflow task retries")
+    retry_delay_seconds: int = Field(30, ge=0, le=3600)
+    write_settle_seconds: int = Field(
+        65, ge=0, le=600, description="after a lost write answer, wait this long before "
+                                      "looking again (a request may run for 60 s)")
+    retry_max_attempts: int = Field(
+        8, ge=1, le=100, description="tries of a record the portal refused before it is dead")
+    retry_base_minutes: int = Field(
+        15, ge=0, le=1440, description="spacing of retries: base * 2^(attempt-1), max 1 day")
+    fail_chunk_share: float = Field(
+        0.2, ge=0, le=1, description="a chunk with more refused records than this share "
+                                     "fails the task")
+    retention_days: int = Field(
+        7, ge=1, le=365, description="staged data and run details kept this long (any task "
+                                     "of a run this young can be cleared)")
+    full_check_days: int = Field(
+        7, ge=1, le=90, description="unchanged receptions are looked up again this often")
+    patient_receptions_days: int = Field(
+        30, ge=0, le=365, description="a patient edit re-syncs their receptions from this "
+                                      "many days ago onward")
+    reconcile_schedule: str = Field(
+        "0 3 * * *", description="cron of the check for receptions deleted in IDENT")
+    deleted_stage: Text | None = Field(
+        None, description="stage for deals whose reception was deleted (null: only list them)")
+    deal_fields: dict[str, str] = Field(default_factory=lambda: {
+        "ident_id": "UF_CRM_IDENT_ID", "start": "UF_CRM_IDENT_START",
+        "end": "UF_CRM_IDENT_END", "doctor": "UF_CRM_IDENT_DOCTOR",
+        "services": "UF_CRM_IDENT_SERVICES", "status": "UF_CRM_IDENT_STATUS",
+        "card_number": "UF_CRM_IDENT_CARD", "guardian": "UF_CRM_IDENT_GUARDIAN"})
+    contact_fields: dict[str, str] = Field(default_factory=lambda: {
+        "card_number": "UF_CRM_IDENT_CARD", "guardian": "UF_CRM_IDENT_GUARDIAN"})
+    stage_map: dict[str, str] = Field(default_factory=lambda: {
+        "planned": "NEW", "arrived": "PREPARATION", "in_progress": "EXECUTING",
+        "finished": "EXECUTING", "bill_issued": "WON", "cancelled": "LOSE"})
+    final_stages: tuple[Text, ...] = ("WON", "LOSE")
+    protected_stages: tuple[Text, ...] = ()
+    alerts: Alerts = Field(default_factory=Alerts)
+
+    # -- validation --------------------------------------------------------------------------
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if v not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{v!r} is not a region code such as 'RU'")
+        return v
+
+    _crons = field_validator("schedule", "reconcile_schedule")(_check_cron)
+    _stages = field_validator("stage_map")(_check_stage_map)
+
+    @field_validator("deal_fields", "contact_fields")
+    @classmethod
+    def _field_codes(cls, v: dict[str, str], info: Any) -> dict[str, str]:
+        allowed = DEAL_FIELD_KEYS if info.field_name == "deal_fields" else CONTACT_FIELD_KEYS
+        for key, code in v.items():
+            if key not in allowed:
+                raise ValueError(f"{key}: unknown logical field; allowed: {', '.join(allowed)}")
+            if not isinstance(code, str) or not _UF_CODE.match(code):
+                raise ValueError(f"{key}: {code!r} is not an upper-case UF_CRM_* field code")
+        if info.field_name == "deal_fields" and "ident_id" not in v:
+            raise ValueError("ident_id: is required: deals are matched by the IDENT id field")
+        return v
+
+    @field_validator("branches")
+    @classmethod
+    def _unique_branches(cls, v: tuple[Branch, ...]) -> tuple[Branch, ...]:
+        ids = [b.id for b in v]
+        if len(ids) != len(set(ids)):
+            raise ValueError("branch ids must be unique")
+        return v
+
+    # -- derived -------------------------------------------------------------------------------
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -132,9 +233,25 @@ class SyncConfig:
                 return b
         raise ConfigError(f"branches: no branch with id {branch_id}")
 
+    def for_branch(self, branch_id: int) -> SyncConfig:
+        """This configuration with the branch's own settings applied."""
+        overrides = self.branch(branch_id).overrides()
+        return self.model_copy(update=overrides) if overrides else self
+
+    def branch_of_pipeline(self, pipeline: str) -> int | None:
+        for b in self.branches:
+            if self.pipeline_id(b.id) == pipeline:
+                return b.id
+        return None
+
+    # -- loading -------------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> SyncConfig:
-        return _validate(raw)
+        raw = {k: v for k, v in raw.items() if k != "$comment"}
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(_first_error(exc, raw)) from None
 
     @classmethod
     def from_json(cls, text: str, source: str = "configuration") -> SyncConfig:
@@ -144,7 +261,7 @@ class SyncConfig:
             raise ConfigError(f"{source}: not valid JSON ({exc})") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{source}: must be a JSON object")
-        return _validate(raw)
+        return cls.from_dict(raw)
 
     @classmethod
     def from_file(cls, path: str | Path) -> SyncConfig:
@@ -152,109 +269,32 @@ class SyncConfig:
         return cls.from_json(p.read_text(encoding="utf-8"), source=p.name)
 
 
-_UF = "UF_CRM_"
+def _key(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
 
 
-def _need(cond: bool, key: str, why: str) -> None:
-    if not cond:
-        raise ConfigError(f"{key}: {why}")
-
-
-def _validate(raw: dict[str, Any]) -> SyncConfig:
-    known = set(DEFAULTS) | {"branches"}
-    unknown = sorted(set(raw) - known - {"$comment"})
-    _need(not unknown, unknown[0] if unknown else "", "unknown key (typo?)")
-    merged = {**DEFAULTS, **{k: v for k, v in raw.items() if k != "$comment"}}
-
-    branches = merged.get("branches")
-    _need(isinstance(branches, list) and branches, "branches", "a non-empty list is required")
-    parsed_branches = []
-    for i, b in enumerate(branches):
-        _need(isinstance(b, dict), f"branches[{i}]", "must be an object {id, name}")
-        _need(isinstance(b.get("id"), int) and b["id"] > 0, f"branches[{i}].id",
-              "must be a positive integer (IDENT OwnCompanies.ID)")
-        _need(isinstance(b.get("name"), str) and b["name"].strip(), f"branches[{i}].name",
-              "must be a non-empty string")
-        parsed_branches.append(Branch(id=b["id"], name=b["name"].strip()))
-    ids = [b.id for b in parsed_branches]
-    _need(len(ids) == len(set(ids)), "branches", "branch ids must be unique")
-
-    try:
-        ZoneInfo(str(merged["timezone"]))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"timezone: unknown time zone {merged['timezone']!r}") from None
-    region = merged["default_region"]
-    _need(region in phonenumbers.SUPPORTED_REGIONS, "default_region",
-          f"{region!r} is not a region code such as 'RU'")
-    cs = merged["chunk_size"]
-    _need(isinstance(cs, int) and 1 <= cs <= 50, "chunk_size",
-          "must be an integer from 1 to 50 (Bitrix24 batch holds 50 commands)")
-    _need(isinstance(merged["category_id"], int) and merged["category_id"] >= 0,
-          "category_id", "must be a non-negative integer")
-    _need(isinstance(merged["overlap_minutes"], int) and 0 <= merged["overlap_minutes"] <= 1440,
-          "overlap_minutes", "must be an integer from 0 to 1440")
-    _need(isinstance(merged["retries"], int) and 0 <= merged["retries"] <= 20, "retries",
-          "must be an integer from 0 to 20")
-    _need(isinstance(merged["retry_delay_seconds"], int) and 0 <= merged["retry_delay_seconds"]
-          <= 3600, "retry_delay_seconds", "must be an integer from 0 to 3600")
-    _need(isinstance(merged["write_settle_seconds"], int)
-          and 0 <= merged["write_settle_seconds"] <= 600, "write_settle_seconds",
-          "must be an integer from 0 to 600 (seconds a lost write may still run on the portal)")
-    _need(merged["portal_plan"] in ("standard", "enterprise"), "portal_plan",
-          "must be 'standard' or 'enterprise'")
-    for key in ("currency", "contact_type", "phone_value_type", "schedule", "ident_conn_id",
-                "bitrix24_conn_id", "state_conn_id", "pool", "start_date"):
-        _need(isinstance(merged[key], str) and merged[key].strip(), key,
-              "must be a non-empty string")
-
-    for section, allowed in (("deal_fields", DEAL_FIELD_KEYS),
-                             ("contact_fields", CONTACT_FIELD_KEYS)):
-        fm = merged[section]
-        _need(isinstance(fm, dict), section, "must be an object {logical name: field code}")
-        for k, code in fm.items():
-            _need(k in allowed, f"{section}.{k}",
-                  f"unknown logical field; allowed: {', '.join(allowed)}")
-            _need(isinstance(code, str) and code.upper().startswith(_UF) and code == code.upper(),
-                  f"{section}.{k}", f"{code!r} is not an upper-case UF_CRM_* field code")
-    _need("ident_id" in merged["deal_fields"], "deal_fields.ident_id",
-          "is required: deals are matched by the IDENT id field")
-
-    sm = merged["stage_map"]
-    _need(isinstance(sm, dict), "stage_map", "must be an object {status: stage id}")
-    for status in STATUSES:
-        _need(isinstance(sm.get(status), str) and sm[status].strip(), f"stage_map.{status}",
-              "is missing; every IDENT status needs a stage")
-    for status in sm:
-        _need(status in STATUSES, f"stage_map.{status}",
-              f"unknown status; allowed: {', '.join(STATUSES)}")
-    for key in ("final_stages", "protected_stages"):
-        v = merged[key]
-        _need(isinstance(v, list) and all(isinstance(s, str) and s for s in v), key,
-              "must be a list of stage ids")
-
-    return SyncConfig(
-        branches=tuple(parsed_branches),
-        timezone=merged["timezone"],
-        default_region=region,
-        chunk_size=cs,
-        category_id=merged["category_id"],
-        currency=merged["currency"],
-        contact_type=merged["contact_type"],
-        phone_value_type=merged["phone_value_type"],
-        schedule=merged["schedule"],
-        overlap_minutes=merged["overlap_minutes"],
-        start_date=merged["start_date"],
-        portal_plan=merged["portal_plan"],
-        ident_conn_id=merged["ident_conn_id"],
-        bitrix24_conn_id=merged["bitrix24_conn_id"],
-        state_conn_id=merged["state_conn_id"],
-        pool=merged["pool"],
-        retries=merged["retries"],
-        retry_delay_seconds=merged["retry_delay_seconds"],
-        write_settle_seconds=merged["write_settle_seconds"],
-        deal_fields=dict(merged["deal_fields"]),
-        contact_fields=dict(merged["contact_fields"]),
-        stage_map=dict(sm),
-        final_stages=tuple(merged["final_stages"]),
-        protected_stages=tuple(merged["protected_stages"]),
-    )
+def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:
+    """``key: what is wrong`` for the first problem, naming the branch for a branch's key."""
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if p not in ("function-after", "[key]"))
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (typo?)"
+    sub = re.match(r"^([a-z_]+): (.*)$", msg, re.S)
+    if sub and loc and loc[-1] in ("deal_fields", "contact_fields", "stage_map"):
+        loc, msg = (*loc, sub.group(1)), sub.group(2)
+    elif sub and loc and loc[-1] == "alerts":
+        loc, msg = (*loc, sub.group(1)), sub.group(2)
+    text = f"{_key(loc)}: {msg}"
+    if len(loc) >= 2 and loc[0] == "branches" and isinstance(loc[1], int):
+        branches = raw.get("branches") or []
+        b = branches[loc[1]] if loc[1] < len(branches) else None
+        if isinstance(b, dict):
+            text += f" (branch {b.get('id', '?')} {b.get('name', '')})".rstrip()
+    return text

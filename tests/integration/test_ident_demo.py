@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -28,20 +27,7 @@ EVENTS = ("PatientAppeared", "ReceptionStarted", "ReceptionEnded", "CheckIssued"
           "ReceptionCanceled")
 
 
-def pg_url(dsn: str) -> str:
-    return "postgresql+psycopg2://" + dsn.split("://", 1)[1]
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ident_engine(request, tmp_path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_engine(f"sqlite:///{tmp_path / 'ident.sqlite3'}")
-    else:
-        engine = create_engine(pg_url(request.getfixturevalue("pg_dsn")))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def sqlite_engine(tmp_path, name: str) -> Engine:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import create_engine, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 
 from identsync.config import SyncConfig
@@ -25,21 +24,7 @@ NOW1 = datetime(2026, 11, 22, 15, 30)
 EVERYTHING = (datetime(2000, 1, 1), datetime(2100, 1, 1))
 
 
-def pg_url(dsn: str) -> str:
-    """The test DSN (postgresql://...?options=-csearch_path%3D...) as a SQLAlchemy URL."""
-    return "postgresql+psycopg2://" + dsn.split("://", 1)[1]
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ident_engine(request, tmp_path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_engine(f"sqlite:///{tmp_path / 'ident.sqlite3'}")
-    else:
-        engine = create_engine(pg_url(request.getfixturevalue("pg_dsn")))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -86,28 +85,6 @@ def _wait_backend_gone(dsn: str, pid: int) -> None:
         raise AssertionError(f"backend {pid} still alive")
     finally:
         conn.close()
-
-
-def test_ensure_schema_twice_and_from_threads(pg_dsn):
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
-
-    def create() -> None:
-        try:
-            barrier.wait()
-            CommentLedger(pg_dsn).ensure_schema()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=create) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    led = CommentLedger(pg_dsn)
-    led.ensure_schema()
-    assert led.stats()["rows"] == 0
 
 
 def test_claim_before_schema_is_a_clear_error(pg_dsn):

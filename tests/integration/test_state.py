@@ -11,6 +11,7 @@ import psycopg2
 import pytest
 
 from identsync.records import Rejection
+from identsync.state import SyncState
 from identsync.state.store import StateStore
 
 PIPE = "branch_1"
@@ -29,14 +30,15 @@ def test_prefix_is_validated(prefix):
         StateStore("postgresql://unused", prefix=prefix)
 
 
-def test_ensure_schema_twice_and_from_threads(pg_dsn):
+def test_every_state_table_created_twice_and_from_threads_at_once(pg_dsn):
+    """Four first tasks of four runs start together on a fresh database: all succeed."""
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
 
     def create() -> None:
         try:
             barrier.wait()
-            StateStore(pg_dsn).ensure_schema()
+            SyncState(pg_dsn).ensure_schema()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -46,9 +48,11 @@ def test_ensure_schema_twice_and_from_threads(pg_dsn):
     for t in threads:
         t.join()
     assert errors == []
-    s = StateStore(pg_dsn)
-    s.ensure_schema()
-    assert s.get_watermark(PIPE) is None
+    state = SyncState(pg_dsn)
+    state.ensure_schema()
+    assert state.store.get_watermark(PIPE) is None
+    assert state.ledger.stats()["rows"] == 0
+    assert state.guard.current_seq() == 0
 
 
 def test_custom_prefix_makes_separate_tables(pg_dsn):

@@ -90,5 +90,8 @@ def fail_fast(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def config() -> SyncConfig:
-    return load_config()
+def config(ctx: dict[str, Any]) -> SyncConfig:
+    """The configuration as the running DAG's branch sees it (its own settings applied)."""
+    cfg = load_config()
+    branch_id = cfg.branch_of_pipeline(pipeline(ctx))
+    return cfg.for_branch(branch_id) if branch_id is not None else cfg

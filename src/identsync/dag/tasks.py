@@ -25,7 +25,7 @@ def _chunk(ref: dict[str, Any]):
 
     ctx = rt.context()
     ctx["chunk_label"] = ref["label"]  # map_index_template shows "chunk 3/12: F1_1..F1_50"
-    cfg = rt.config()
+    cfg = rt.config(ctx)
     state = rt.state(cfg)
     records = [SyncRecord.from_dict(d) for d in state.store.get_chunk(ref["run_key"],
                                                                        ref["chunk_no"])]
@@ -40,7 +40,8 @@ def extract_receptions(branch_id: int) -> dict[str, Any]:
     from identsync.sync.prepare import orphan_scope
     from identsync.sync.window import interval_applies, resolve_window
 
-    ctx, cfg = rt.context(), rt.config()
+    ctx = rt.context()
+    cfg = rt.config(ctx)
     state = rt.state(cfg)
     state.ensure_schema()
     params = ctx.get("params") or {}
@@ -77,7 +78,8 @@ def transform(extracted: dict[str, Any]) -> list[dict[str, Any]]:
     from identsync.sync.prepare import prepare
     from identsync.sync.run import note_rejections
 
-    ctx, cfg = rt.context(), rt.config()
+    ctx = rt.context()
+    cfg = rt.config(ctx)
     store = rt.state(cfg).store
     key = extracted["run_key"]
     rows = [SourceReception.from_dict(d) for page in range(extracted["raw_pages"])
@@ -141,7 +143,8 @@ def run_summary(extracted: dict[str, Any], chunks: list[dict[str, Any]],
     from identsync.sync.summary import RunSummary, format_summary
     from identsync.sync.window import Window
 
-    ctx, cfg = rt.context(), rt.config()
+    ctx = rt.context()
+    cfg = rt.config(ctx)
     store = rt.state(cfg).store
     key = extracted["run_key"]
     summary = RunSummary(pipeline=rt.pipeline(ctx), run_id=ctx["run_id"],

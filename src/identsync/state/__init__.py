@@ -2,16 +2,21 @@
 
 :class:`SyncState` gathers every part for one DSN; each part is its own module with one job:
 ``store`` (watermarks, rejections, staged chunks, run summaries), ``guard`` (phone locks
-between concurrent runs), ``ledger`` (exactly-once timeline comments).
+between concurrent runs), ``ledger`` (exactly-once timeline comments), ``queue`` (records the
+portal refused, retried by later runs), ``fingerprints`` (what was last written, so
+unchanged records skip the lookup).
 """
 
 from __future__ import annotations
 
+from identsync.state.fingerprints import Fingerprints
 from identsync.state.guard import PhoneGuard
 from identsync.state.ledger import CommentLedger
+from identsync.state.queue import RetryQueue
 from identsync.state.store import StateStore
 
-__all__ = ["SyncState", "PhoneGuard", "CommentLedger", "StateStore"]
+__all__ = ["SyncState", "PhoneGuard", "CommentLedger", "StateStore", "RetryQueue",
+           "Fingerprints"]
 
 
 class SyncState:
@@ -22,10 +27,12 @@ class SyncState:
         self.store = StateStore(dsn)
         self.guard = PhoneGuard(dsn)
         self.ledger = CommentLedger(dsn)
+        self.queue = RetryQueue(dsn)
+        self.fingerprints = Fingerprints(dsn)
 
     def ensure_schema(self) -> None:
         """Create every table once (a run does it in its first task, not in every chunk)."""
-        for part in (self.store, self.guard, self.ledger):
+        for part in (self.store, self.guard, self.ledger, self.queue, self.fingerprints):
             part.ensure_schema()
 
     def __repr__(self) -> str:  # the DSN may carry a password

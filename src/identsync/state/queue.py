@@ -1,0 +1,180 @@
+"""The retry queue: records whose write the portal refused, tried again by later runs.
+
+A record goes in when Bitrix24 refused its contact, deal or comment (a per-command error);
+each later run of the same pipeline takes the due ones first (by reception id, fresh from
+IDENT) and syncs them like any record: look again, then write. Tries are spaced
+exponentially (``base * 2^(attempt-1)``, at most a day); after ``max_attempts`` the record is
+*dead*, with its last reason, until an operator fixes the cause (a later successful sync of
+the record, or ``requeue()``, brings it back). Rows: one per (pipeline, ident id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg2.extras
+
+from identsync.state.db import schema_lock, transaction
+
+TABLE = "identsync_retry_queue"
+MAX_SPACING_MINUTES = 24 * 60
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One record the portal refused in one step."""
+
+    ident_id: str
+    reception_id: int | None
+    step: str  # contact | deal | comment
+    code: str
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ident_id": self.ident_id, "reception_id": self.reception_id,
+                "step": self.step, "code": self.code, "description": self.description}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Failure:
+        return cls(ident_id=str(d["ident_id"]), reception_id=d.get("reception_id"),
+                   step=str(d["step"]), code=str(d.get("code") or ""),
+                   description=str(d.get("description") or ""))
+
+
+class RetryQueue:
+    def __init__(self, dsn: str, application_name: str = "identsync-queue") -> None:
+        self._dsn = dsn
+        self._app = application_name
+
+    def _tx(self):
+        return transaction(self._dsn, self._app)
+
+    def ensure_schema(self) -> None:
+        with self._tx() as cur:
+            schema_lock(cur)
+            cur.execute(
+                f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+                        pipeline text NOT NULL,
+                        ident_id text NOT NULL,
+                        reception_id bigint,
+                        step text NOT NULL,
+                        code text NOT NULL,
+                        description text NOT NULL,
+                        attempts integer NOT NULL,
+                        status text NOT NULL CHECK (status IN ('queued', 'dead', 'recovered')),
+                        first_failed_at timestamptz NOT NULL DEFAULT now(),
+                        last_failed_at timestamptz NOT NULL DEFAULT now(),
+                        next_attempt_at timestamptz,
+                        run_id text NOT NULL,
+                        task_id text,
+                        map_index integer,
+                        resolved_at timestamptz,
+                        PRIMARY KEY (pipeline, ident_id)
+                    )""")
+            cur.execute(f"""CREATE INDEX IF NOT EXISTS {TABLE}_due_idx
+                                ON {TABLE} (pipeline, next_attempt_at)
+                             WHERE status = 'queued'""")
+
+    def fail(self, pipeline: str, run_id: str, failures: Sequence[Failure], *,
+             base_minutes: int, max_attempts: int, task_id: str | None = None,
+             map_index: int | None = None) -> dict[str, int]:
+        """Queue (or re-queue) refused records; returns how many are queued and dead now."""
+        latest = {f.ident_id: f for f in failures}  # one row per record per statement
+        if not latest:
+            return {"queued": 0, "dead": 0}
+        rows = [(pipeline, f.ident_id, f.reception_id, f.step, f.code, f.description[:2000],
+                 run_id, task_id, map_index) for f in latest.values()]
+        # The three numbers are ints we own (validated config), spelled into the statement
+        # because execute_values takes one parameter list: the rows.
+        top, base, cap = int(max_attempts), int(base_minutes), MAX_SPACING_MINUTES
+        sql = f"""
+            INSERT INTO {TABLE} AS q (pipeline, ident_id, reception_id, step, code,
+                                     description, attempts, status, next_attempt_at, run_id,
+                                     task_id, map_index)
+            SELECT v.p, v.i, v.r, v.s, v.c, v.d, 1,
+                   CASE WHEN {top} <= 1 THEN 'dead' ELSE 'queued' END,
+                   now() + make_interval(mins => {base}), v.run, v.t, v.m
+              FROM (VALUES %s) AS v(p, i, r, s, c, d, run, t, m)
+            ON CONFLICT (pipeline, ident_id) DO UPDATE SET
+                reception_id = EXCLUDED.reception_id, step = EXCLUDED.step,
+                code = EXCLUDED.code, description = EXCLUDED.description,
+                attempts = CASE WHEN q.status = 'recovered' THEN 1 ELSE q.attempts + 1 END,
+                status = CASE WHEN q.status <> 'recovered' AND q.attempts + 1 >= {top}
+                              THEN 'dead' ELSE 'queued' END,
+                first_failed_at = CASE WHEN q.status = 'recovered' THEN now()
+                                       ELSE q.first_failed_at END,
+                last_failed_at = now(),
+                next_attempt_at = now() + make_interval(mins => least({cap},
+                    {base} * power(2, CASE WHEN q.status = 'recovered' THEN 0
+                                           ELSE q.attempts END))::int),
+                run_id = EXCLUDED.run_id, task_id = EXCLUDED.task_id,
+                map_index = EXCLUDED.map_index, resolved_at = NULL
+            RETURNING q.status"""
+        with self._tx() as cur:
+            out = psycopg2.extras.execute_values(
+                cur, sql, rows, template="(%s, %s, %s::bigint, %s, %s, %s, %s, %s, %s::int)",
+                fetch=True)
+        statuses = [r[0] for r in out]
+        return {"queued": statuses.count("queued"), "dead": statuses.count("dead")}
+
+    def due(self, pipeline: str, limit: int = 5000) -> list[tuple[str, int | None]]:
+        """(ident id, reception id) of queued records whose next try has come."""
+        with self._tx() as cur:
+            cur.execute(
+                f"""SELECT ident_id, reception_id FROM {TABLE}
+                     WHERE pipeline = %s AND status = 'queued' AND next_attempt_at <= now()
+                     ORDER BY next_attempt_at LIMIT %s""", (pipeline, int(limit)))
+            return [(r[0], r[1]) for r in cur.fetchall()]
+
+    def recovered(self, pipeline: str, ident_ids: Iterable[str]) -> int:
+        """Records that synced fully: out of the queue (dead ones too). Returns how many."""
+        ids = sorted(set(ident_ids))
+        if not ids:
+            return 0
+        with self._tx() as cur:
+            cur.execute(
+                f"""UPDATE {TABLE} SET status = 'recovered', resolved_at = now(),
+                                       next_attempt_at = NULL
+                     WHERE pipeline = %s AND ident_id = ANY(%s)
+                       AND status IN ('queued', 'dead')""", (pipeline, ids))
+            return cur.rowcount
+
+    def requeue(self, pipeline: str, ident_ids: Iterable[str] | None = None) -> int:
+        """Operator: give dead records (all, or these) a fresh set of tries, due now."""
+        with self._tx() as cur:
+            sql = (f"UPDATE {TABLE} SET status = 'queued', attempts = 0, "
+                   f"next_attempt_at = now() WHERE pipeline = %s AND status = 'dead'")
+            args: list[Any] = [pipeline]
+            if ident_ids is not None:
+                sql += " AND ident_id = ANY(%s)"
+                args.append(sorted(set(ident_ids)))
+            cur.execute(sql, args)
+            return cur.rowcount
+
+    def entries(self, pipeline: str, statuses: Sequence[str] = ("queued", "dead"),
+                limit: int = 500) -> list[dict[str, Any]]:
+        with self._tx() as cur:
+            cur.execute(
+                f"""SELECT ident_id, reception_id, step, code, description, attempts, status,
+                           first_failed_at, last_failed_at, next_attempt_at, run_id, task_id,
+                           map_index, resolved_at
+                      FROM {TABLE} WHERE pipeline = %s AND status = ANY(%s)
+                     ORDER BY last_failed_at DESC LIMIT %s""",
+                (pipeline, list(statuses), int(limit)))
+            cols = [c.name for c in cur.description]
+            return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def counts(self, pipeline: str) -> dict[str, int]:
+        with self._tx() as cur:
+            cur.execute(f"SELECT status, count(*) FROM {TABLE} WHERE pipeline = %s "
+                        "GROUP BY status", (pipeline,))
+            return {s: int(n) for s, n in cur.fetchall()}
+
+    def purge_resolved(self, older_than: datetime) -> int:
+        with self._tx() as cur:
+            cur.execute(f"DELETE FROM {TABLE} WHERE status = 'recovered' AND resolved_at < %s",
+                        (older_than,))
+            return cur.rowcount
