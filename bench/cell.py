@@ -38,7 +38,7 @@ def _records(ident: str, cfg: Any) -> list[Any]:
         rows = list(extract_receptions(engine, *WINDOW, branch_id=BRANCH_ID))
     finally:
         engine.dispose()
-    chunks, _ = prepare(rows, cfg)
+    chunks = prepare(rows, cfg).chunks
     return [r for c in chunks for r in c]
 
 

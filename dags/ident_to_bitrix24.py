@@ -2,15 +2,22 @@
 ### IDENT -> Bitrix24: receptions become deals, with one timeline comment per change
 
 One DAG per clinic branch in `dags/identsync.json`. Each run syncs the receptions changed in
-its window:
+its window, the receptions of patients edited in it, and the records a previous run could not
+write (the retry queue):
 
-* **scheduled runs and backfills**: the run's data interval (plus a small overlap);
+* **scheduled runs**: from the last successful run (or the interval's start, whichever is
+  earlier) to the interval's end, so an outage leaves no gap;
+* **backfills**: exactly their data interval;
 * **manual runs**: `date_from` / `date_to` from the trigger form, else from the last
-  successful run's watermark up to now;
-* **dry_run**: plans everything and writes nothing; the summary says what would change.
+  successful run up to now;
+* **dry_run**: plans everything and writes nothing anywhere;
+* **full_check**: looks every record up again, even those unchanged since they were written.
 
 `extract_receptions -> transform -> batch_lookup[chunk] -> upsert_contacts_deals[chunk]
--> add_comments[chunk] -> run_summary`. Every task is safe to retry from the UI.
+-> add_comments[chunk] -> run_summary`. Any task of a run younger than `retention_days` can be
+cleared and run again: it does only what is still missing.
+
+A second DAG per branch (`..._deleted`) looks for deals whose reception was deleted in IDENT.
 """
 
 from __future__ import annotations
@@ -24,29 +31,33 @@ from identsync.dag import tasks
 from identsync.settings import load_config
 
 CONFIG = load_config()  # a bad key fails the import with a message naming it
-
-DEFAULT_ARGS = {
-    "owner": "identsync",
-    "retries": CONFIG.retries,
-    "retry_delay": timedelta(seconds=CONFIG.retry_delay_seconds),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=10),
-}
 CHUNK_LABEL = "{{ chunk_label }}"
+DRY_RUN = Param(False, type="boolean", title="Dry run",
+                description="Plan everything, write nothing anywhere.")
 
 
-def build(branch_id: int, branch_name: str):
+def default_args(cfg):
+    return {"owner": "identsync", "retries": cfg.retries,
+            "retry_delay": timedelta(seconds=cfg.retry_delay_seconds),
+            "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=10)}
+
+
+def start_date(cfg):
+    return pendulum.instance(datetime.combine(cfg.start_date, time()), tz=cfg.timezone)
+
+
+def build_sync(branch_id: int, branch_name: str):
     cfg = CONFIG.for_branch(branch_id)
 
     @dag(
-        dag_id=CONFIG.pipeline_id(branch_id),
+        dag_id=cfg.pipeline_id(branch_id),
         dag_display_name=f"IDENT -> Bitrix24: {branch_name}",
         description=f"Sync IDENT receptions of branch {branch_id} into Bitrix24 deals",
         schedule=CronDataIntervalTimetable(cfg.schedule, timezone=cfg.timezone),
-        start_date=pendulum.instance(datetime.combine(cfg.start_date, time()), tz=cfg.timezone),
+        start_date=start_date(cfg),
         catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
+        default_args=default_args(cfg),
         tags=["ident", "bitrix24", f"branch-{branch_id}"],
         doc_md=__doc__,
         params={
@@ -56,18 +67,20 @@ def build(branch_id: int, branch_name: str):
             "date_to": Param(None, type=["null", "string"], title="Sync changes until",
                              description="Manual runs: YYYY-MM-DD (inclusive day) or ISO "
                                          "datetime. Empty: now."),
-            "dry_run": Param(False, type="boolean", title="Dry run",
-                             description="Plan everything, write nothing."),
+            "dry_run": DRY_RUN,
+            "full_check": Param(False, type="boolean", title="Full check",
+                                description="Look every record up on the portal again, even "
+                                            "those unchanged since they were written."),
         },
     )
     def sync():
         extracted = task(tasks.extract_receptions)(branch_id=branch_id)
         chunks = task(tasks.transform)(extracted)
-        lookups = task(tasks.batch_lookup, pool=CONFIG.pool,
+        lookups = task(tasks.batch_lookup, pool=cfg.pool,
                        map_index_template=CHUNK_LABEL).expand(chunk=chunks)
-        upserts = task(tasks.upsert_contacts_deals, pool=CONFIG.pool,
+        upserts = task(tasks.upsert_contacts_deals, pool=cfg.pool,
                        map_index_template=CHUNK_LABEL).expand(looked=lookups)
-        comments = task(tasks.add_comments, pool=CONFIG.pool,
+        comments = task(tasks.add_comments, pool=cfg.pool,
                         map_index_template=CHUNK_LABEL).expand(upserted=upserts)
         task(tasks.run_summary, trigger_rule="none_failed")(
             extracted, chunks, lookups, upserts, comments)
@@ -75,5 +88,28 @@ def build(branch_id: int, branch_name: str):
     return sync()
 
 
+def build_deleted(branch_id: int, branch_name: str):
+    cfg = CONFIG.for_branch(branch_id)
+
+    @dag(
+        dag_id=cfg.deleted_pipeline_id(branch_id),
+        dag_display_name=f"IDENT -> Bitrix24: {branch_name}, deleted receptions",
+        description=f"Deals of receptions deleted in IDENT (branch {branch_id})",
+        schedule=CronDataIntervalTimetable(cfg.reconcile_schedule, timezone=cfg.timezone),
+        start_date=start_date(cfg),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(cfg),
+        tags=["ident", "bitrix24", f"branch-{branch_id}", "reconcile"],
+        doc_md=__doc__,
+        params={"dry_run": DRY_RUN},
+    )
+    def deleted():
+        task(tasks.reconcile_deleted, pool=cfg.pool)(branch_id=branch_id)
+
+    return deleted()
+
+
 for _branch in CONFIG.branches:
-    globals()[CONFIG.pipeline_id(_branch.id)] = build(_branch.id, _branch.name)
+    globals()[CONFIG.pipeline_id(_branch.id)] = build_sync(_branch.id, _branch.name)
+    globals()[CONFIG.deleted_pipeline_id(_branch.id)] = build_deleted(_branch.id, _branch.name)

@@ -41,6 +41,10 @@ CONTACT_FIELD_KEYS = ("card_number", "guardian")
 BRANCH_OVERRIDES = ("category_id", "schedule", "stage_map", "final_stages", "protected_stages",
                     "deleted_stage")
 
+# Airflow pool slots per plan: enough parallel tasks to keep the portal's drain rate busy at
+# ~500 ms per request plus each task's start-up (measured: bench/scheduler.py, README).
+POOL_SLOTS = {"standard": 4, "enterprise": 8}
+
 _UF_CODE = re.compile(r"^UF_CRM_[A-Z0-9_]+$")
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ConnId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -238,9 +242,14 @@ class SyncConfig(_Model):
         overrides = self.branch(branch_id).overrides()
         return self.model_copy(update=overrides) if overrides else self
 
+    @classmethod
+    def deleted_pipeline_id(cls, branch_id: int) -> str:
+        """The DAG id of a branch's check for receptions deleted in IDENT."""
+        return f"{cls.pipeline_id(branch_id)}_deleted"
+
     def branch_of_pipeline(self, pipeline: str) -> int | None:
         for b in self.branches:
-            if self.pipeline_id(b.id) == pipeline:
+            if pipeline in (self.pipeline_id(b.id), self.deleted_pipeline_id(b.id)):
                 return b.id
         return None
 

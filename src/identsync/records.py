@@ -127,6 +127,27 @@ class Rejection:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """One record the portal refused in one step (it goes to the retry queue)."""
+
+    ident_id: str
+    reception_id: int | None
+    step: str  # contact | deal | comment
+    code: str
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ident_id": self.ident_id, "reception_id": self.reception_id,
+                "step": self.step, "code": self.code, "description": self.description}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Failure:
+        return cls(ident_id=str(d["ident_id"]), reception_id=d.get("reception_id"),
+                   step=str(d["step"]), code=str(d.get("code") or ""),
+                   description=str(d.get("description") or ""))
+
+
+@dataclass(frozen=True)
 class FoundContact:
     id: int
     name: str

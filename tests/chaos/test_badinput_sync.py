@@ -36,7 +36,7 @@ def test_corpus_through_the_engine(tmp_path, chaos_emulator, state, pg_dsn, cfg)
     engine, cases = _clinic_with_corpus(tmp_path / "ident.sqlite3")
     assert len({c.kind for c in cases}) >= 30
     corpus_ids = {c.reception_id for c in cases}
-    chunks, _ = prepare(list(extract_receptions(engine, *WIDE)), cfg)
+    chunks = prepare(list(extract_receptions(engine, *WIDE)), cfg).chunks
     mixed = [c for c in chunks if {r.reception_id in corpus_ids for r in c} == {True, False}]
     assert mixed, "some chunk must carry good and bad receptions together"
 

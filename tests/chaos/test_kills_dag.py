@@ -95,7 +95,7 @@ def test_kill_mid_write_then_rerun_duplicates_nothing(world, method):
     cfg = world["cfg"]
     rows = list(extract_receptions(world["engine"], datetime(2026, 11, 1), datetime(2027, 1, 1),
                                    branch_id=1))
-    records = [r for c in prepare(rows, cfg)[0] for r in c if r.branch_id == 1]
+    records = [r for c in prepare(rows, cfg).chunks for r in c if r.branch_id == 1]
     deals = world["emu"].control.dump("deal")
     assert Counter(d[cfg.ident_id_field] for d in deals) == Counter(r.ident_id for r in records)
     contacts = world["emu"].control.dump("contact")

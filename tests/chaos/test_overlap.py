@@ -39,8 +39,8 @@ def test_the_later_writer_looks_again(small_clinic, chaos_emulator, state, cfg):
     client = h.fast_client(chaos_emulator, 30)
     looked_a = protocol.look_up(client, state, cfg, chunk)
     looked_b = protocol.look_up(client, state, cfg, chunk)
-    first = protocol.upsert(client, state, cfg, chunk, looked_a)
-    second = protocol.upsert(client, state, cfg, chunk, looked_b)
+    first = protocol.upsert(client, state, cfg, chunk, looked_a, protocol.ChunkRun("p", "a"))
+    second = protocol.upsert(client, state, cfg, chunk, looked_b, protocol.ChunkRun("p", "b"))
     assert first["counts"]["deals_created"] == len(chunk)
     assert "deals_created" not in second["counts"]  # B's stale look-up was not trusted
     assert second["counts"]["deals_unchanged"] == len(chunk)
@@ -145,7 +145,7 @@ def test_two_branch_dags_sharing_patients_at_once(overlap_env, pg_dsn):
     from identsync.config import SyncConfig
 
     cfg = SyncConfig.from_file(tmp / "identsync.json")
-    records = [r for c in prepare(list(h_rows(engine)), cfg)[0] for r in c]
+    records = [r for c in prepare(list(h_rows(engine)), cfg).chunks for r in c]
     branches_of = {}
     for r in records:
         branches_of.setdefault((r.phone, r.last_name, r.name), set()).add(r.branch_id)

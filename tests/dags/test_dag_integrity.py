@@ -71,14 +71,27 @@ def test_no_import_errors_and_no_network(bag):
     assert bag["errors"] == {}
 
 
-def test_one_dag_per_configured_branch(bag):
+def sync_dags(bag):
+    return {k: v for k, v in bag["dags"].items() if not k.endswith("_deleted")}
+
+
+def test_two_dags_per_configured_branch(bag):
     cfg = json.loads((DAGS / "identsync.json").read_text(encoding="utf-8"))
     expected = {f"ident_to_bitrix24_branch_{b['id']}" for b in cfg["branches"]}
-    assert set(bag["dags"]) == expected
+    assert set(sync_dags(bag)) == expected
+    assert set(bag["dags"]) - expected == {f"{d}_deleted" for d in expected}
+
+
+def test_deleted_reception_dags_run_one_pooled_task(bag):
+    for dag_id, dag in bag["dags"].items():
+        if dag_id.endswith("_deleted"):
+            assert dag["tasks"] == ["reconcile_deleted"]
+            assert dag["pools"]["reconcile_deleted"] == "bitrix24"
+            assert dag["params"] == ["dry_run"]
 
 
 def test_wiring_retries_pools_and_schedule(bag):
-    for dag in bag["dags"].values():
+    for dag in sync_dags(bag).values():
         assert dag["tasks"] == sorted(["extract_receptions", "transform", "batch_lookup",
                                        "upsert_contacts_deals", "add_comments", "run_summary"])
         assert dag["upstream"]["batch_lookup"] == ["transform"]
@@ -90,7 +103,7 @@ def test_wiring_retries_pools_and_schedule(bag):
             assert dag["pools"][t] == "bitrix24"
         assert dag["max_active_runs"] == 1
         assert dag["timetable"] == "CronDataIntervalTimetable"
-        assert {"date_from", "date_to", "dry_run"} <= set(dag["params"])
+        assert {"date_from", "date_to", "dry_run", "full_check"} <= set(dag["params"])
         assert "ident" in dag["tags"] and "bitrix24" in dag["tags"]
 
 

@@ -85,9 +85,16 @@ def test_sequence_of_runs(world):
 
     second = run_dag(world, CONF)
     assert second["writes"] == {}
-    assert second["summary"]["counts"]["deals_unchanged"] == s["records"]
-    assert second["summary"]["counts"]["comments_posted"] == 0
-    assert second["requests"] == second["summary"]["counts"]["chunks"]
+    # Unchanged since written: skipped before the lookup, so no request at all.
+    assert second["summary"]["counts"]["unchanged_skipped"] == s["records"]
+    assert second["summary"]["counts"]["records"] == 0
+    assert second["requests"] == 0
+
+    full = run_dag(world, {**CONF, "full_check": True})
+    assert full["writes"] == {}
+    assert full["summary"]["counts"]["deals_unchanged"] == s["records"]
+    assert full["summary"]["counts"]["comments_skipped"] == s["records"]
+    assert full["requests"] == full["summary"]["counts"]["chunks"]
 
     advance_day(world["engine"], seed=4, now=datetime(2026, 11, 22, 19, 0),
                 since=datetime(2026, 11, 21, 12, 0))

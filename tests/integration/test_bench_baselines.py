@@ -25,7 +25,7 @@ def records():
                     branches=((1, "A"),))
     rows = list(extract_receptions(engine, datetime(2026, 10, 1), datetime(2027, 1, 1),
                                    branch_id=1))
-    chunks, rejected = prepare(rows, CFG)
+    chunks, rejected, _ = prepare(rows, CFG)
     assert not rejected
     return [r for c in chunks for r in c]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -56,8 +56,11 @@ def sync(clinic, client, state, branch=1):
 
 
 def expected(clinic, branch=1):
-    rows = list(extract_receptions(clinic, *WIDE, branch_id=branch))
-    chunks, rejections = prepare(rows, CFG)
+    """Receptions changed in the window, and those (planned from patient_receptions_days
+    before it) of patients whose card changed in it."""
+    since = WIDE[0] - timedelta(days=CFG.patient_receptions_days)
+    rows = list(extract_receptions(clinic, *WIDE, branch_id=branch, patient_since=since))
+    chunks, rejections, _ = prepare(rows, CFG, branch_id=branch)
     return [r for c in chunks for r in c], rejections
 
 
@@ -96,12 +99,26 @@ def test_first_sync_creates_exactly_the_expected_entities(clinic, client, state,
 
 
 def test_second_sync_writes_and_posts_nothing(clinic, client, state, emulator):
-    sync(clinic, client, state)
+    first = sync(clinic, client, state)
     before = emulator.stats_snapshot()
     again = sync(clinic, client, state)
     after = emulator.stats_snapshot()
     assert writes(before, after) == {}
-    assert again.counts["deals_unchanged"] == again.counts["records"]
+    # Nothing changed since it was written: every record is skipped before the lookup.
+    assert again.counts["unchanged_skipped"] == first.counts["records"] > 0
+    assert again.counts["records"] == 0
+    assert after["http_requests"] == before["http_requests"]
+
+
+def test_full_check_looks_everything_up_and_still_writes_nothing(clinic, client, state,
+                                                                 emulator):
+    sync(clinic, client, state)
+    before = emulator.stats_snapshot()
+    again = sync_window(clinic, client, state, CFG, *WIDE, branch_id=1, full_check=True)
+    after = emulator.stats_snapshot()
+    assert writes(before, after) == {}
+    assert again.counts["unchanged_skipped"] == 0
+    assert again.counts["deals_unchanged"] == again.counts["records"] > 0
     assert again.counts["comments_skipped"] == again.counts["records"]
     assert again.http["http_requests"] == again.counts["chunks"]  # one lookup per chunk
 
@@ -120,8 +137,13 @@ def test_next_day_updates_only_what_changed(clinic, client, state, emulator):
     before = emulator.stats_snapshot()
     summary = sync(clinic, client, state)
     after = emulator.stats_snapshot()
+    # Records equal to what was written are skipped before the lookup; the others are
+    # looked up, and only those whose text changed get a comment.
+    unchanged = [r for r in second if before_recs.get(r.ident_id) == r]
+    assert summary.counts["unchanged_skipped"] == len(unchanged)
+    assert summary.counts["records"] == len(second) - len(unchanged)
     assert summary.counts["comments_posted"] == len(new_comment) > 0
-    assert summary.counts["comments_skipped"] == len(second) - len(new_comment)
+    assert summary.counts["comments_skipped"] == summary.counts["records"] - len(new_comment)
     # Deals are written only when their mapped fields or stage differ.
     changed_deals = [r for r in second if r.ident_id in deals_before and (
         before_recs[r.ident_id].deal_fields != r.deal_fields

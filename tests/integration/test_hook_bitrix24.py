@@ -131,7 +131,8 @@ def test_bad_connections_name_the_conn_id_never_the_token(
 
 
 def test_class_attributes() -> None:
-    assert Bitrix24Hook.conn_type == "http"
+    # The hook owns the "bitrix24" connection type; "http" connections still work (above).
+    assert Bitrix24Hook.conn_type == "bitrix24"
     assert Bitrix24Hook.conn_name_attr == "bitrix24_conn_id"
     assert Bitrix24Hook.default_conn_name == "bitrix24_default"
     assert Bitrix24Hook().bitrix24_conn_id == "bitrix24_default"
@@ -144,3 +145,160 @@ def test_uri_style_connection_path_is_read_back_from_schema(monkeypatch: pytest.
     assert repr(hook.get_conn()) == (
         "Bitrix24Client(portal='portal.example', user_id='5', plan='enterprise')"
     )
+
+
+# --- the "Bitrix24" connection type: webhook URL in the password field, plan in extra ---------
+
+def set_b24(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: Any) -> None:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}",
+                       json.dumps({"conn_type": "bitrix24", **fields}))
+
+
+def test_bitrix24_type_url_in_password_plan_from_extra(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_b24(monkeypatch, "b24_form", password=emulator.webhook_url, extra={"plan": "enterprise"})
+    caplog.set_level(logging.DEBUG)
+    hook = Bitrix24Hook("b24_form")
+    assert hook.webhook_url == emulator.webhook_url
+    assert hook.plan == "enterprise" and hook.get_conn().plan == "enterprise"
+    ok, message = hook.test_connection()
+    assert ok is True
+    assert message == (f"Bitrix24 connection 'b24_form': connected to {hook.client.portal} "
+                       "as user 1")
+    assert TOKEN not in caplog.text and TOKEN not in message and TOKEN not in repr(hook.client)
+    # The hook argument and the configuration's default still rank as before.
+    assert Bitrix24Hook("b24_form", plan="unlimited").plan == "unlimited"
+    set_b24(monkeypatch, "b24_noplan", password=emulator.webhook_url)
+    assert Bitrix24Hook("b24_noplan", default_plan="enterprise").plan == "enterprise"
+
+
+def test_bitrix24_type_wrong_token_fails_without_the_token(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wrong = "wrong-SECRET-token-777"
+    set_b24(monkeypatch, "b24_wrong", password=emulator.webhook_url.replace(TOKEN, wrong),
+            extra={"plan": "unlimited"})
+    ok, message = Bitrix24Hook("b24_wrong").test_connection()
+    assert ok is False and "NO_AUTH_FOUND" in message and "b24_wrong" in message
+    assert wrong not in message
+
+
+@pytest.mark.parametrize(("fields", "why"), [
+    ({}, "the webhook URL is empty"),
+    ({"password": "sekretTOKEN1"}, "the webhook URL does not look like"),
+    ({"password": "https://portal.example/rest/x/sekretTOKEN1/"}, "does not look like"),
+    ({"password": "https://portal.example/rest/1/sekretTOKEN1/", "extra": {"plan": "gold"}},
+     "unknown plan"),
+])
+def test_bitrix24_type_bad_forms_name_the_conn_id_never_the_token(
+    monkeypatch: pytest.MonkeyPatch, fields: dict[str, Any], why: str,
+) -> None:
+    set_b24(monkeypatch, "b24_badform", **fields)
+    ok, message = Bitrix24Hook("b24_badform").test_connection()
+    assert ok is False and why in message and "'b24_badform'" in message
+    assert "sekretTOKEN1" not in message
+
+
+def test_url_in_password_works_for_http_connections_too(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    set_conn(monkeypatch, "b24_http_pw", password=emulator.webhook_url,
+             extra={"plan": "unlimited"})
+    assert Bitrix24Hook("b24_http_pw").test_connection()[0] is True
+
+
+def test_provider_registers_the_bitrix24_connection_type() -> None:
+    from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    from identsync.bitrix24.ratelimit import PLANS
+    from identsync.provider import PLAN_CHOICES, get_provider_info
+
+    assert set(PLAN_CHOICES) == set(PLANS)
+    info = get_provider_info()
+    (conn_type,) = info["connection-types"]
+    assert conn_type["connection-type"] == Bitrix24Hook.conn_type == "bitrix24"
+    assert "identsync" in ProvidersManager().providers
+    hook = ProvidersManagerTaskRuntime().hooks["bitrix24"]
+    assert hook is not None
+    assert hook.hook_class_name == "identsync.hooks.bitrix24.Bitrix24Hook"
+    assert hook.hook_name == "Bitrix24" and hook.connection_testable
+    assert hook.connection_id_attribute_name == "bitrix24_conn_id"
+
+
+def test_connection_form_metadata_the_ui_reads() -> None:
+    """What the React form gets from /ui/connections/hook_meta (read without a server)."""
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    (meta,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "bitrix24"]
+    assert meta.hook_name == "Bitrix24"
+    std = meta.standard_fields
+    assert std.password.title == "Webhook URL" and not std.password.hidden
+    assert std.host.hidden and std.login.hidden and std.port.hidden and std.url_schema.hidden
+    plan = meta.extra_fields["plan"]
+    assert plan["schema"]["enum"] == ["standard", "enterprise", "unlimited"]
+    assert plan["schema"]["title"] == "Plan"
+
+
+# Connection.get_hook() still reads ProvidersManager.hooks in 3.3 (deprecated there).
+@pytest.mark.filterwarnings("ignore:ProvidersManager.hooks is deprecated")
+def test_test_button_path_in_process(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What POST /api/v2/connections/test does: a transient connection exported as a URI,
+    then Connection.test_connection() -> the registered hook's test_connection()."""
+    from airflow.models.connection import Connection
+
+    conn = Connection(conn_id="b24_transient", conn_type="bitrix24",
+                      password=emulator.webhook_url, extra=json.dumps({"plan": "unlimited"}))
+    monkeypatch.setenv("AIRFLOW_CONN_B24_TRANSIENT", conn.get_uri())
+    ok, message = conn.test_connection()
+    assert ok is True, message
+    assert message.endswith("as user 1") and TOKEN not in message
+
+
+# --- the Test button's request on Airflow 3.3.2 (identsync.ui.compat) ------------------------
+
+def run_middleware(path: str, body: dict[str, Any], needed: bool = True) -> tuple[dict, dict]:
+    """What the wrapped app receives (scope headers, JSON body) for one POST."""
+    import asyncio
+
+    from identsync.ui.compat import PortlessConnectionTest
+
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        message = await receive()
+        seen["headers"] = dict(scope["headers"])
+        seen["body"] = json.loads(message["body"])
+
+    raw = json.dumps(body).encode()
+    scope = {"type": "http", "method": "POST", "path": path,
+             "headers": [(b"content-type", b"application/json"),
+                         (b"content-length", str(len(raw)).encode())]}
+    chunks = [{"type": "http.request", "body": raw[:10], "more_body": True},
+              {"type": "http.request", "body": raw[10:], "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return chunks.pop(0)
+
+    middleware = PortlessConnectionTest(app)
+    middleware._needed = needed
+    asyncio.run(middleware(scope, receive, lambda message: None))
+    return seen["headers"], seen["body"]
+
+
+def test_list_test_button_port_zero_becomes_no_port_for_bitrix24() -> None:
+    from identsync.ui.compat import airflow_needs_fix
+
+    body = {"connection_id": "b", "conn_type": "bitrix24", "password": "***", "host": "",
+            "port": 0, "extra": "{}"}
+    headers, seen = run_middleware("/api/v2/connections/test", body)
+    assert seen == {**body, "port": None}
+    assert int(headers[b"content-length"]) == len(json.dumps(seen).encode())
+    # Other connection types, other routes and a fixed Airflow are left exactly alone.
+    assert run_middleware("/api/v2/connections/test", {**body, "conn_type": "http"})[1] == {
+        **body, "conn_type": "http"}
+    assert run_middleware("/api/v2/connections", body)[1] == body
+    assert run_middleware("/api/v2/connections/test", body, needed=False)[1] == body
+    # Airflow 3.3.2 still compares port 0 with NULL as different (apache/airflow#73298).
+    assert isinstance(airflow_needs_fix(), bool)

@@ -185,14 +185,20 @@ def test_staging_refuses_values_that_would_not_round_trip(store):
 def test_purge_older_than(store, pg_dsn):
     store.put_chunks("old", [[{"a": 1}], [{"a": 2}]])
     store.put_chunks("new", [[{"a": 3}]])
+    store.record_run(PIPE, "old-run", {"counts": {}})
+    store.record_run(PIPE, "new-run", {"counts": {}})
     conn = psycopg2.connect(pg_dsn)
     with conn, conn.cursor() as cur:
         cur.execute(
             "UPDATE identsync_staging SET created_at = now() - interval '3 days' "
             "WHERE run_key = 'old'"
         )
+        cur.execute("UPDATE identsync_runs SET updated_at = now() - interval '3 days' "
+                    "WHERE run_id = 'old-run'")
     conn.close()
-    assert store.purge_older_than(2) == 2
+    assert store.purge_older_than(2) == {"identsync_staging": 2, "identsync_runs": 1,
+                                         "identsync_rejections": 0}
+    assert [r["run_id"] for r in store.last_runs(PIPE)] == ["new-run"]
     assert store.get_chunk("new", 0) == [{"a": 3}]
     with pytest.raises(KeyError):
         store.get_chunk("old", 0)

@@ -10,16 +10,44 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 OV = timedelta(minutes=15)
 
 
-def test_scheduled_and_backfill_use_data_interval_with_overlap():
-    s = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
-    w = resolve_window(tz=TZ, now=NOW, overlap=OV, interval_start=s,
-                       interval_end=s + timedelta(hours=1), watermark=NOW)
-    assert (w.start, w.end, w.source) == (s - OV, s + timedelta(hours=1), "interval")
+S = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
+H = timedelta(hours=1)
+
+
+def test_scheduled_run_syncs_its_interval_with_overlap_when_caught_up():
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV, run_type="scheduled", interval_start=S,
+                       interval_end=S + H, watermark=S)
+    assert (w.start, w.end, w.source, w.unsynced_from) == (S - OV, S + H, "interval", None)
+    assert w.follows_watermark
+
+
+def test_scheduled_run_after_an_outage_starts_at_the_watermark():
+    """The scheduler was down 6 hours: the next run covers them (no gap)."""
+    wm = S - 6 * H
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV, run_type="scheduled", interval_start=S,
+                       interval_end=S + H, watermark=wm)
+    assert (w.start, w.end) == (wm - OV, S + H) and w.unsynced_from is None
+
+
+def test_a_gap_longer_than_the_max_lookback_is_clamped_and_named():
+    wm = S - timedelta(days=30)
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV, run_type="scheduled", interval_start=S,
+                       interval_end=S + H, watermark=wm, max_lookback=timedelta(days=7))
+    assert w.start == S + H - timedelta(days=7)
+    assert w.unsynced_from == wm - OV
+    assert Window.from_dict(w.to_dict()) == w
+
+
+def test_backfill_keeps_its_exact_interval():
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV, run_type="backfill", interval_start=S,
+                       interval_end=S + H, watermark=S - timedelta(days=3))
+    assert (w.start, w.end, w.source) == (S, S + H, "backfill")
+    assert not w.follows_watermark
 
 
 def test_zero_width_interval_is_not_a_window():
-    s = datetime(2026, 11, 20, tzinfo=timezone.utc)
-    w = resolve_window(tz=TZ, now=NOW, overlap=OV, interval_start=s, interval_end=s)
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV, run_type="scheduled", interval_start=S,
+                       interval_end=S)
     assert w.source == "first-run"
 
 
@@ -32,7 +60,8 @@ def test_manual_dates_are_whole_clinic_days():
 
 
 def test_manual_params_win_over_interval_and_accept_datetimes_and_dates():
-    w = resolve_window(tz=TZ, now=NOW, overlap=OV, date_from=date(2026, 11, 1),
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV, run_type="scheduled",
+                       date_from=date(2026, 11, 1),
                        date_to="2026-11-01T12:30:00+03:00",
                        interval_start=NOW - timedelta(hours=1), interval_end=NOW)
     assert w.end == datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)
@@ -48,6 +77,9 @@ def test_manual_without_dates_continues_from_watermark():
     wm = NOW - timedelta(hours=3)
     w = resolve_window(tz=TZ, now=NOW, overlap=OV, watermark=wm)
     assert (w.start, w.end, w.source) == (wm - OV, NOW, "watermark")
+    far = resolve_window(tz=TZ, now=NOW, overlap=OV, watermark=NOW - timedelta(days=40),
+                         max_lookback=timedelta(days=7))
+    assert far.start == NOW - timedelta(days=7) and far.unsynced_from is not None
 
 
 def test_first_run_without_watermark_looks_back_a_day():

@@ -43,7 +43,7 @@ from identsync.bitrix24.batch import (
 )
 from identsync.bitrix24.classify import classify, is_read_method, never_sent, root_cause
 from identsync.bitrix24.encoding import encode_params
-from identsync.bitrix24.ratelimit import LeakyBucket, plan_limits, shared_bucket
+from identsync.bitrix24.ratelimit import RateLimiter, plan_limits, shared_bucket
 from identsync.bitrix24.redact import scrub
 from identsync.bitrix24.stats import ClientStats
 from identsync.errors import (
@@ -82,6 +82,8 @@ class Bitrix24Client:
     :param timeout: seconds, or (connect, read).
     :param session: a ``requests.Session`` to reuse (one is created otherwise).
     :param bucket: a limiter; by default the process-wide one for this portal and plan.
+        Under Airflow pass ``identsync.state.ratelimit.shared_pg_bucket(...)``: every task
+        process (and every Celery host) then shares one bucket per portal.
     :param max_read_attempts: attempts (first try included) for anything retriable.
     :param backoff: base seconds of the exponential backoff (jitter up to the same amount).
     :param max_operating_wait: longest wait for an OPERATION_TIME_LIMIT reset.
@@ -98,7 +100,7 @@ class Bitrix24Client:
         plan: str = "standard",
         timeout: float | tuple[float, float] = (5.0, 60.0),
         session: requests.Session | None = None,
-        bucket: LeakyBucket | None = None,
+        bucket: RateLimiter | None = None,
         max_read_attempts: int = 5,
         backoff: float = 0.5,
         max_operating_wait: float = 600.0,

@@ -15,8 +15,21 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-__all__ = ["PLANS", "PlanLimits", "LeakyBucket", "shared_bucket", "reset_registry"]
+__all__ = ["PLANS", "PlanLimits", "RateLimiter", "LeakyBucket", "shared_bucket",
+           "reset_registry"]
+
+
+class RateLimiter(Protocol):
+    """What Bitrix24Client needs from a limiter: this module's LeakyBucket (one process) or
+    identsync.state.ratelimit.PgLeakyBucket (every process sharing the sync-state database)."""
+
+    drain_per_second: float
+
+    def acquire(self) -> float: ...
+
+    def fill(self) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,15 @@ def attempt(ctx: dict[str, Any]) -> int:
     return int(getattr(ctx.get("ti"), "try_number", 1) or 1)
 
 
+@functools.lru_cache(maxsize=4)
+def state_dsn(conn_id: str) -> str:
+    """The state database's DSN (one connection lookup per task process)."""
+    from identsync.dag.connections import state_dsn as from_connection
+
+    return from_connection(conn_id)
+
+
 def state(cfg: SyncConfig):
-    from identsync.dag.connections import state_dsn
     from identsync.state import SyncState
 
     return SyncState(state_dsn(cfg.state_conn_id))
@@ -50,8 +57,10 @@ def state(cfg: SyncConfig):
 def portal(cfg: SyncConfig):
     from identsync.hooks.bitrix24 import Bitrix24Hook
 
-    return Bitrix24Hook(bitrix24_conn_id=cfg.bitrix24_conn_id,
-                        default_plan=cfg.portal_plan).get_conn()
+    # The limiter lives in the state database: tasks are separate processes (and Celery
+    # hosts), and only a bucket they all share keeps them under the portal's limit together.
+    return Bitrix24Hook(bitrix24_conn_id=cfg.bitrix24_conn_id, default_plan=cfg.portal_plan,
+                        state_dsn=state_dsn(cfg.state_conn_id)).get_conn()
 
 
 def max_map_length() -> int:

@@ -1,8 +1,9 @@
 """Bodies of the DAG's tasks: read the context, call the sync, hand small JSON back.
 
-Every rule is in ``identsync.sync`` (``prepare``, ``protocol``, ``run``, ``summary``), the
+Every rule is in ``identsync.sync`` (``run``, ``prepare``, ``protocol``, ``summary``), the
 same code the in-process engine runs. XCom carries chunk references, lookup maps, deal ids
-and counts; source rows and records wait in the staging table keyed by run and chunk.
+and counts; source rows and records wait in the staging table keyed by run and chunk, kept
+for ``retention_days`` so any task of a finished run can be cleared and run again.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ RAW_PAGE = 500  # source rows per staging row
 
 
 def _chunk(ref: dict[str, Any]):
-    """What a chunk task starts from: context, config, state, the chunk's records, a portal."""
+    """What a chunk task starts from: context, config, state, records, portal, run facts."""
     from identsync.records import SyncRecord
+    from identsync.sync.protocol import ChunkRun
 
     ctx = rt.context()
     ctx["chunk_label"] = ref["label"]  # map_index_template shows "chunk 3/12: F1_1..F1_50"
@@ -29,44 +31,63 @@ def _chunk(ref: dict[str, Any]):
     state = rt.state(cfg)
     records = [SyncRecord.from_dict(d) for d in state.store.get_chunk(ref["run_key"],
                                                                        ref["chunk_no"])]
-    return ctx, cfg, state, records, rt.portal(cfg)
+    ti = ctx.get("ti")
+    run = ChunkRun(rt.pipeline(ctx), ctx["run_id"], dry_run=rt.dry_run(ctx), label=ref["label"],
+                   task_id=getattr(ti, "task_id", None), map_index=getattr(ti, "map_index", None))
+    return ctx, cfg, state, records, rt.portal(cfg), run
+
+
+def _window(ctx: dict[str, Any], cfg: Any, state: Any, key: str):
+    """The run's window: resolved once, then the same on every try and after a clear."""
+    from identsync.sync.window import Window, interval_applies, resolve_window
+
+    try:
+        return Window.from_dict(state.store.get_chunk(key + "#window", 0)[0])
+    except KeyError:
+        pass
+    params = ctx.get("params") or {}
+    run_type = ctx["dag_run"].run_type
+    use_interval = interval_applies(run_type)
+    window = resolve_window(
+        tz=cfg.tz, now=datetime.now(timezone.utc), overlap=timedelta(minutes=cfg.overlap_minutes),
+        run_type=run_type, max_lookback=timedelta(days=cfg.max_lookback_days),
+        interval_start=ctx.get("data_interval_start") if use_interval else None,
+        interval_end=ctx.get("data_interval_end") if use_interval else None,
+        date_from=params.get("date_from"), date_to=params.get("date_to"),
+        watermark=state.store.get_watermark(rt.pipeline(ctx)))
+    state.store.put_chunks(key + "#window", [[window.to_dict()]])
+    return window
 
 
 @rt.fail_fast
 def extract_receptions(branch_id: int) -> dict[str, Any]:
-    """Resolve the run's window and stage every reception changed in it."""
+    """Resolve the run's window and stage every reception to sync in it."""
     from identsync.dag.connections import ident_engine
-    from identsync.ident.extract import extract_receptions as extract
-    from identsync.sync.prepare import orphan_scope
-    from identsync.sync.window import interval_applies, resolve_window
+    from identsync.sync.run import extract_for_run, full_check_due
 
     ctx = rt.context()
     cfg = rt.config(ctx)
     state = rt.state(cfg)
     state.ensure_schema()
-    params = ctx.get("params") or {}
-    use_interval = interval_applies(ctx["dag_run"].run_type)
-    window = resolve_window(
-        tz=cfg.tz, now=datetime.now(timezone.utc),
-        overlap=timedelta(minutes=cfg.overlap_minutes),
-        interval_start=ctx.get("data_interval_start") if use_interval else None,
-        interval_end=ctx.get("data_interval_end") if use_interval else None,
-        date_from=params.get("date_from"), date_to=params.get("date_to"),
-        watermark=state.store.get_watermark(rt.pipeline(ctx)))
+    key, pipeline = rt.run_key(ctx), rt.pipeline(ctx)
+    window = _window(ctx, cfg, state, key)
     start_local, end_local = window.local_naive(cfg.tz)
     log.info("window %s .. %s UTC (%s), clinic time %s .. %s, branch %s", window.start,
              window.end, window.source, start_local, end_local, branch_id)
+    started = datetime.now(timezone.utc)
+    full_check = full_check_due(state, cfg, pipeline, started,
+                                bool((ctx.get("params") or {}).get("full_check")))
     t0 = time.monotonic()
-    rows = [r.to_dict() for r in extract(ident_engine(cfg.ident_conn_id), start_local,
-                                         end_local, branch_id=branch_id,
-                                         unassigned_except=orphan_scope(cfg, branch_id))]
-    key = rt.run_key(ctx)
-    pages = [rows[i:i + RAW_PAGE] for i in range(0, len(rows), RAW_PAGE)]
+    rows, retried = extract_for_run(ident_engine(cfg.ident_conn_id), state, cfg, pipeline,
+                                    window, branch_id, dry_run=rt.dry_run(ctx))
+    pages = [[r.to_dict() for r in rows[i:i + RAW_PAGE]] for i in range(0, len(rows), RAW_PAGE)]
     state.store.put_chunks(key + "#raw", pages)  # replaces what an earlier try staged
-    log.info("extracted %d receptions in %.1fs, staged in %d pages", len(rows),
-             time.monotonic() - t0, len(pages))
+    log.info("extracted %d receptions (%d from the retry queue) in %.1fs, staged in %d pages%s",
+             len(rows), retried, time.monotonic() - t0, len(pages),
+             "; full check: every record is looked up" if full_check else "")
     return {"run_key": key, "window": window.to_dict(), "extracted": len(rows),
-            "raw_pages": len(pages), "branch_id": branch_id}
+            "raw_pages": len(pages), "branch_id": branch_id, "retried": retried,
+            "full_check": full_check, "started": started.isoformat()}
 
 
 @rt.fail_fast
@@ -75,28 +96,30 @@ def transform(extracted: dict[str, Any]) -> list[dict[str, Any]]:
     from identsync.errors import ConfigError
     from identsync.records import SourceReception
     from identsync.sync.chunking import chunk_label
-    from identsync.sync.prepare import prepare
-    from identsync.sync.run import note_rejections
+    from identsync.sync.run import note_rejections, prepare_for_run
 
     ctx = rt.context()
     cfg = rt.config(ctx)
-    store = rt.state(cfg).store
-    key = extracted["run_key"]
+    state = rt.state(cfg)
+    key, pipeline = extracted["run_key"], rt.pipeline(ctx)
     rows = [SourceReception.from_dict(d) for page in range(extracted["raw_pages"])
-            for d in store.get_chunk(key + "#raw", page)]
-    prepared = prepare(rows, cfg, branch_id=extracted["branch_id"])
-    note_rejections(store, rt.pipeline(ctx), ctx["run_id"], prepared.rejections, rows,
+            for d in state.store.get_chunk(key + "#raw", page)]
+    prepared = prepare_for_run(rows, cfg, state, pipeline, extracted["branch_id"],
+                               full_check=extracted["full_check"])
+    note_rejections(state.store, pipeline, ctx["run_id"], prepared.rejections, rows,
                     dry_run=rt.dry_run(ctx))
     limit = rt.max_map_length()
     if len(prepared.chunks) > limit:
         raise ConfigError(
             f"{len(prepared.chunks)} chunks exceed Airflow's [core] max_map_length ({limit}): "
             "sync a shorter window (date_from/date_to) or raise max_map_length")
-    store.put_chunks(key, [[r.to_dict() for r in c] for c in prepared.chunks])
-    store.put_chunks(key + "#rejections", [[rj.to_dict() for rj in prepared.rejections]])
-    log.info("%d records in %d chunks (chunk size %d), %d rejected",
+    state.store.put_chunks(key, [[r.to_dict() for r in c] for c in prepared.chunks])
+    state.store.put_chunks(key + "#prepared", [[{
+        "rejections": [rj.to_dict() for rj in prepared.rejections],
+        "unchanged": prepared.unchanged}]])
+    log.info("%d records in %d chunks (chunk size %d), %d rejected, %d unchanged (skipped)",
              sum(len(c) for c in prepared.chunks), len(prepared.chunks), cfg.chunk_size,
-             len(prepared.rejections))
+             len(prepared.rejections), prepared.unchanged)
     return [{"run_key": key, "chunk_no": i, "size": len(c),
              "label": chunk_label(i, len(prepared.chunks), c)}
             for i, c in enumerate(prepared.chunks)]
@@ -107,7 +130,7 @@ def batch_lookup(chunk: dict[str, Any]) -> dict[str, Any]:
     """What the portal holds for one chunk: usually one batch request."""
     from identsync.sync.protocol import look_up
 
-    _, cfg, state, records, portal = _chunk(chunk)
+    _, cfg, state, records, portal, _ = _chunk(chunk)
     return {"chunk": chunk, **look_up(portal, state, cfg, records)}
 
 
@@ -117,10 +140,9 @@ def upsert_contacts_deals(looked: dict[str, Any]) -> dict[str, Any]:
     from identsync.sync.protocol import upsert
 
     chunk = looked["chunk"]
-    ctx, cfg, state, records, portal = _chunk(chunk)
-    return {"chunk": chunk, **upsert(portal, state, cfg, records, looked,
-                                     attempt=rt.attempt(ctx), dry_run=rt.dry_run(ctx),
-                                     label=chunk["label"])}
+    ctx, cfg, state, records, portal, run = _chunk(chunk)
+    return {"chunk": chunk, **upsert(portal, state, cfg, records, looked, run,
+                                     attempt=rt.attempt(ctx))}
 
 
 @rt.fail_fast
@@ -129,36 +151,68 @@ def add_comments(upserted: dict[str, Any]) -> dict[str, Any]:
     from identsync.sync.protocol import comment
 
     chunk = upserted["chunk"]
-    ctx, cfg, state, records, portal = _chunk(chunk)
-    return {"chunk": chunk, **comment(portal, state, cfg, records, upserted,
-                                      dry_run=rt.dry_run(ctx), label=chunk["label"])}
+    _, cfg, state, records, portal, run = _chunk(chunk)
+    return {"chunk": chunk, **comment(portal, state, cfg, records, upserted, run)}
 
 
 @rt.fail_fast
 def run_summary(extracted: dict[str, Any], chunks: list[dict[str, Any]],
                 lookups: list[dict[str, Any]] | None, upserts: list[dict[str, Any]] | None,
                 comments: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """Add everything up, log it, keep it, and move the watermark (not on dry runs)."""
+    """Add everything up, log it, keep it, move the watermark, purge what outlived retention."""
     from identsync.sync.run import finish_run, synced_ids
     from identsync.sync.summary import RunSummary, format_summary
     from identsync.sync.window import Window
 
     ctx = rt.context()
     cfg = rt.config(ctx)
-    store = rt.state(cfg).store
-    key = extracted["run_key"]
+    state = rt.state(cfg)
+    key, dry_run = extracted["run_key"], rt.dry_run(ctx)
+    prepared = state.store.get_chunk(key + "#prepared", 0)[0]
     summary = RunSummary(pipeline=rt.pipeline(ctx), run_id=ctx["run_id"],
-                         window=extracted["window"], dry_run=rt.dry_run(ctx))
+                         window=extracted["window"], dry_run=dry_run)
     summary.prepared(extracted["extracted"], (c["size"] for c in chunks),
-                     store.get_chunk(key + "#rejections", 0))
+                     prepared["rejections"], unchanged=prepared["unchanged"],
+                     retried=extracted["retried"])
     upserts = rt.all_mapped(upserts)
     for step in (*rt.all_mapped(lookups), *upserts, *rt.all_mapped(comments)):
         summary.add_step(step)
     started = ctx["dag_run"].start_date
     summary.elapsed_s = (datetime.now(timezone.utc) - started).total_seconds() if started \
         else None
-    out = finish_run(store, summary, Window.from_dict(extracted["window"]), synced_ids(upserts))
-    for suffix in ("", "#raw", "#rejections"):
-        store.delete_run(key + suffix)
+    out = finish_run(state, summary, Window.from_dict(extracted["window"]), synced_ids(upserts),
+                     full_check=extracted["full_check"],
+                     started=datetime.fromisoformat(extracted["started"]))
+    if dry_run:  # a dry run leaves nothing behind, not even its staged rows
+        for suffix in ("", "#raw", "#prepared", "#window"):
+            state.store.delete_run(key + suffix)
+    else:
+        purged = state.purge_expired(cfg.retention_days)
+        if purged:
+            log.info("purged what is older than %d days: %s", cfg.retention_days, purged)
     log.info("run summary\n%s", format_summary(out))
+    return out
+
+
+@rt.fail_fast
+def reconcile_deleted(branch_id: int) -> dict[str, Any]:
+    """Deals whose IDENT reception was deleted: moved to ``deleted_stage``, or listed."""
+    from functools import partial
+
+    from identsync.dag.connections import ident_engine
+    from identsync.ident.extract import existing_reception_ids
+    from identsync.sync.deleted import reconcile_deleted as reconcile
+
+    ctx = rt.context()
+    cfg = rt.config(ctx)
+    state = rt.state(cfg)
+    state.ensure_schema()
+    out = reconcile(rt.portal(cfg), state.ledger, cfg, branch_id,
+                    partial(existing_reception_ids, ident_engine(cfg.ident_conn_id)),
+                    dry_run=rt.dry_run(ctx))
+    if not out["dry_run"]:
+        state.store.record_run(rt.pipeline(ctx), ctx["run_id"], out)
+    log.info("open deals %d, of deleted receptions %d, moved to %s: %d, failed %d",
+             out["open_deals"], out["deleted"], out["target_stage"] or "(not configured: "
+             "listed only)", out["moved"], len(out["failed"]))
     return out

@@ -1,6 +1,11 @@
 """Bitrix24Hook: an Airflow Connection turned into a :class:`Bitrix24Client`.
 
-Connection (type ``http``), either form:
+Connection type ``bitrix24`` (the "Bitrix24" entry of the UI's connection form, registered by
+``identsync.provider``): ``password`` = the whole inbound webhook URL,
+``https://portal.bitrix24.ru/rest/1/TOKEN/`` (the token is in the path, so the URL is the
+secret), ``extra.plan`` = the portal's plan.
+
+Connections of type ``http`` keep working, either form:
 
 * ``host`` = the whole inbound webhook URL, ``https://portal.bitrix24.ru/rest/1/TOKEN/``
   (a URI-style connection ``http://portal.bitrix24.ru/rest/1/TOKEN/``, whose path Airflow
@@ -29,6 +34,7 @@ from identsync.bitrix24.client import Bitrix24Client
 from identsync.bitrix24.ratelimit import PLANS
 from identsync.bitrix24.redact import register_secret, scrub
 from identsync.errors import Bitrix24Error
+from identsync.state.ratelimit import shared_pg_bucket
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -59,11 +65,14 @@ class Bitrix24Hook(BaseHook):
     :param default_plan: used when neither ``plan`` nor the connection names one (the sync
         passes its configuration's ``portal_plan``); "standard" otherwise.
     :param timeout: overrides ``extra.timeout`` (seconds or (connect, read)).
+    :param state_dsn: the sync-state database: when given, the client's leaky bucket lives
+        there, shared by every task process and worker host (``identsync_rate_limits``);
+        otherwise it is this process's own.
     """
 
     conn_name_attr = "bitrix24_conn_id"
     default_conn_name = "bitrix24_default"
-    conn_type = "http"
+    conn_type = "bitrix24"
     hook_name = "Bitrix24"
 
     def __init__(
@@ -73,12 +82,14 @@ class Bitrix24Hook(BaseHook):
         plan: str | None = None,
         default_plan: str = "standard",
         timeout: float | tuple[float, float] | None = None,
+        state_dsn: str | None = None,
     ) -> None:
         super().__init__()
         self.bitrix24_conn_id = bitrix24_conn_id
         self._plan = plan
         self._default_plan = default_plan
         self._timeout = timeout
+        self._state_dsn = state_dsn
 
     @cached_property
     def connection(self) -> Connection:
@@ -92,6 +103,14 @@ class Bitrix24Hook(BaseHook):
         """The webhook URL assembled from the connection (secret: never log it)."""
         conn = self.connection
         host = (conn.host or "").strip()
+        password = (conn.password or "").strip()
+        url_form = "/rest/" in password or (not host and conn.conn_type == self.conn_type)
+        if url_form:  # the Bitrix24 form: the whole URL is the secret (password) field
+            if not password:
+                raise self._fail("the webhook URL is empty; put "
+                                 "https://<portal>/rest/<user_id>/<token>/ into Webhook URL")
+            _mask(password)
+            return self._url_from(password, "the webhook URL")
         if not host:
             raise self._fail("host is empty; put the webhook URL or the portal host there")
         schema = (conn.schema or "").strip("/")
@@ -100,17 +119,9 @@ class Bitrix24Hook(BaseHook):
             netloc = f"{host}:{conn.port}" if conn.port else host
             host = f"{netloc}/{schema}/"
         if "/rest/" in host:
-            url = host if "://" in host else f"https://{host}"
-            try:
-                token = WebhookAddress(url).token
-            except ValueError:
-                raise self._fail(
-                    "host does not look like https://<portal>/rest/<user_id>/<token>/"
-                ) from None
-            _mask(token)
             if conn.password:
                 _mask(conn.password)
-            return url
+            return self._url_from(host, "host")
         token = conn.password or ""
         if not token:
             raise self._fail("no webhook token: set password, or put the full URL in host")
@@ -128,6 +139,18 @@ class Bitrix24Hook(BaseHook):
         if conn.port and ":" not in netloc:
             netloc = f"{netloc}:{conn.port}"
         return f"{scheme}://{netloc}/rest/{user_id}/{token}/"
+
+    def _url_from(self, value: str, field: str) -> str:
+        """A whole webhook URL (from host or password), its token masked first."""
+        url = value if "://" in value else f"https://{value}"
+        try:
+            token = WebhookAddress(url).token
+        except ValueError:
+            raise self._fail(
+                f"{field} does not look like https://<portal>/rest/<user_id>/<token>/"
+            ) from None
+        _mask(token)
+        return url
 
     @cached_property
     def _extras(self) -> dict[str, Any]:
@@ -159,10 +182,14 @@ class Bitrix24Hook(BaseHook):
     @cached_property
     def client(self) -> Bitrix24Client:
         url = self.webhook_url  # masks the token first
-        client = Bitrix24Client(url, plan=self.plan, timeout=self.timeout)
+        bucket = None
+        if self._state_dsn:
+            address = WebhookAddress(url)
+            bucket = shared_pg_bucket(self._state_dsn, address.host, address.user_id, self.plan)
+        client = Bitrix24Client(url, plan=self.plan, timeout=self.timeout, bucket=bucket)
         self.log.info(
-            "Bitrix24 connection %s: portal %s, plan %s", self.bitrix24_conn_id, client.portal,
-            self.plan,
+            "Bitrix24 connection %s: portal %s, plan %s, limiter %s", self.bitrix24_conn_id,
+            client.portal, self.plan, "shared (sync-state database)" if bucket else "local",
         )
         return client
 

@@ -53,15 +53,25 @@ def _in_window(col: ColumnElement, start: datetime, end: datetime) -> ColumnElem
     return and_(col >= start, col < end)
 
 
-def changed_condition(start: datetime, end: datetime) -> ColumnElement[bool]:
-    """Reception changed in [start, end): own timestamps or any of its orders' timestamps."""
+def changed_condition(start: datetime, end: datetime,
+                      patient_since: datetime | None = None) -> ColumnElement[bool]:
+    """Reception changed in [start, end): own timestamps or any of its orders' timestamps.
+
+    With ``patient_since``: also the receptions planned from then on of every patient whose
+    card changed in the window (phone, name, guardian: ``Patients.DateTimeChanged``), so an
+    edit of the patient reaches the contact without waiting for a reception to change.
+    """
     own = [_in_window(_R.c[name], start, end) for name in s.RECEPTION_CHANGE_COLUMNS]
     o = _O.alias()
     order_changed = exists().where(
         o.c.ID_Receptions == _R.c.ID,
         or_(*(_in_window(o.c[name], start, end) for name in s.ORDER_CHANGE_COLUMNS)),
     )
-    return or_(*own, order_changed)
+    parts = [*own, order_changed]
+    if patient_since is not None:
+        parts.append(and_(_in_window(_PAT.c.DateTimeChanged, start, end),
+                          _R.c.PlanStart >= patient_since))
+    return or_(*parts)
 
 
 def branch_expression() -> ColumnElement:
@@ -83,8 +93,13 @@ def build_page_query(
     page_size: int,
     branch_id: int | None = None,
     unassigned_except: Sequence[int] | None = None,
+    patient_since: datetime | None = None,
+    ids: Sequence[int] | None = None,
 ) -> Select:
-    """The page query: changed receptions with ID > after_id, ordered by ID, at most page_size."""
+    """The page query: changed receptions with ID > after_id, ordered by ID, at most page_size.
+
+    ``ids`` replaces the window condition: exactly these receptions (the retry queue's).
+    """
     branch_expr = branch_expression()
     q = (
         select(
@@ -122,7 +137,9 @@ def build_page_query(
             .outerjoin(_A, _A.c.ID == _R.c.ID_Armchairs)
             .outerjoin(_CR, _CR.c.ID == _R.c.ID_ReceptionCancelReasons)
         )
-        .where(_R.c.ID > after_id, changed_condition(start, end))
+        .where(_R.c.ID > after_id,
+               _R.c.ID.in_(list(ids)) if ids is not None
+               else changed_condition(start, end, patient_since))
         .order_by(_R.c.ID)
         .limit(page_size)
     )
@@ -205,7 +222,8 @@ def _join_name(*parts: str | None) -> str | None:
 
 def _pages(
     conn: Connection, start: datetime, end: datetime, branch_id: int | None, page_size: int,
-    unassigned_except: Sequence[int] | None = None,
+    unassigned_except: Sequence[int] | None = None, patient_since: datetime | None = None,
+    ids: Sequence[int] | None = None,
 ) -> Iterator[SourceReception]:
     branches = _branch_names(conn)
     specialities = _specialities(conn)
@@ -213,7 +231,8 @@ def _pages(
     while True:
         rows = conn.execute(
             build_page_query(start, end, after_id=last, page_size=page_size, branch_id=branch_id,
-                             unassigned_except=unassigned_except)
+                             unassigned_except=unassigned_except, patient_since=patient_since,
+                             ids=ids)
         ).mappings().all()
         if not rows:
             return
@@ -265,6 +284,7 @@ def extract_receptions(
     branch_id: int | None = None,
     page_size: int = 1000,
     unassigned_except: Sequence[int] | None = None,
+    patient_since: datetime | None = None,
 ) -> Iterator[SourceReception]:
     """Receptions changed in [start, end) (naive clinic-local time), in ascending ID order.
 
@@ -272,13 +292,44 @@ def extract_receptions(
     a reception without orders. The generator holds one connection while it is consumed.
     ``unassigned_except`` (all configured branch ids) additionally yields receptions whose
     branch is missing or not among them, so one DAG can report them as rejections.
+    ``patient_since`` adds the receptions (planned from then on) of patients edited in the
+    window.
     """
     if start.tzinfo is not None or end.tzinfo is not None:
         raise ValueError("start/end must be naive clinic-local time; see to_local_naive()")
+    if patient_since is not None and patient_since.tzinfo is not None:
+        raise ValueError("patient_since must be naive clinic-local time")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+    args = (start, end, branch_id, page_size, unassigned_except, patient_since)
     if isinstance(engine_or_conn, Connection):
-        yield from _pages(engine_or_conn, start, end, branch_id, page_size, unassigned_except)
+        yield from _pages(engine_or_conn, *args)
         return
     with engine_or_conn.connect() as conn:
-        yield from _pages(conn, start, end, branch_id, page_size, unassigned_except)
+        yield from _pages(conn, *args)
+
+
+def extract_by_ids(engine: Engine, reception_ids: Sequence[int]) -> list[SourceReception]:
+    """These receptions as they are now (the retry queue's), whatever their timestamps.
+
+    Ids that no longer exist in IDENT are simply absent from the result.
+    """
+    ids = sorted({int(i) for i in reception_ids})
+    out: list[SourceReception] = []
+    epoch = datetime(1900, 1, 1)
+    with engine.connect() as conn:
+        for i in range(0, len(ids), MAX_PAGE_SIZE // 2):  # SQL Server: <= 2100 parameters
+            group = ids[i:i + MAX_PAGE_SIZE // 2]
+            out.extend(_pages(conn, epoch, epoch, None, len(group), ids=group))
+    return out
+
+
+def existing_reception_ids(engine: Engine, reception_ids: Sequence[int]) -> set[int]:
+    """Which of these reception ids still exist in IDENT (for the deleted-reception check)."""
+    ids = sorted({int(i) for i in reception_ids})
+    found: set[int] = set()
+    with engine.connect() as conn:
+        for i in range(0, len(ids), MAX_PAGE_SIZE):
+            group = ids[i:i + MAX_PAGE_SIZE]
+            found.update(conn.execute(select(_R.c.ID).where(_R.c.ID.in_(group))).scalars())
+    return found

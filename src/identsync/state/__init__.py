@@ -4,7 +4,8 @@
 ``store`` (watermarks, rejections, staged chunks, run summaries), ``guard`` (phone locks
 between concurrent runs), ``ledger`` (exactly-once timeline comments), ``queue`` (records the
 portal refused, retried by later runs), ``fingerprints`` (what was last written, so
-unchanged records skip the lookup).
+unchanged records skip the lookup), ``ratelimit`` (the portal's leaky bucket, shared by every
+task process).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from identsync.state.fingerprints import Fingerprints
 from identsync.state.guard import PhoneGuard
 from identsync.state.ledger import CommentLedger
 from identsync.state.queue import RetryQueue
+from identsync.state.ratelimit import ensure_schema as ensure_rate_limit_schema
 from identsync.state.store import StateStore
 
 __all__ = ["SyncState", "PhoneGuard", "CommentLedger", "StateStore", "RetryQueue",
@@ -34,6 +36,17 @@ class SyncState:
         """Create every table once (a run does it in its first task, not in every chunk)."""
         for part in (self.store, self.guard, self.ledger, self.queue, self.fingerprints):
             part.ensure_schema()
+        ensure_rate_limit_schema(self.dsn)
+
+    def purge_expired(self, retention_days: float) -> dict[str, int]:
+        """What outlived the retention period: staged data, run details, resolved entries.
+        The comment ledger is kept: it is what keeps comments exactly-once."""
+        from datetime import datetime, timedelta, timezone
+
+        out = self.store.purge_older_than(retention_days)
+        out["identsync_retry_queue"] = self.queue.purge_resolved(
+            datetime.now(timezone.utc) - timedelta(days=retention_days))
+        return {k: v for k, v in out.items() if v}
 
     def __repr__(self) -> str:  # the DSN may carry a password
         return "SyncState(...)"

@@ -11,37 +11,16 @@ the record, or ``requeue()``, brings it back). Rows: one per (pipeline, ident id
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import psycopg2.extras
 
+from identsync.records import Failure
 from identsync.state.db import schema_lock, transaction
 
 TABLE = "identsync_retry_queue"
 MAX_SPACING_MINUTES = 24 * 60
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One record the portal refused in one step."""
-
-    ident_id: str
-    reception_id: int | None
-    step: str  # contact | deal | comment
-    code: str
-    description: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ident_id": self.ident_id, "reception_id": self.reception_id,
-                "step": self.step, "code": self.code, "description": self.description}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Failure:
-        return cls(ident_id=str(d["ident_id"]), reception_id=d.get("reception_id"),
-                   step=str(d["step"]), code=str(d.get("code") or ""),
-                   description=str(d.get("description") or ""))
 
 
 class RetryQueue:
@@ -64,7 +43,7 @@ class RetryQueue:
                         code text NOT NULL,
                         description text NOT NULL,
                         attempts integer NOT NULL,
-                        status text NOT NULL CHECK (status IN ('queued', 'dead', 'recovered')),
+                        status text NOT NULL CHECK (status IN ('queued', 'dead', 'recovered', 'gone')),
                         first_failed_at timestamptz NOT NULL DEFAULT now(),
                         last_failed_at timestamptz NOT NULL DEFAULT now(),
                         next_attempt_at timestamptz,
@@ -142,6 +121,19 @@ class RetryQueue:
                        AND status IN ('queued', 'dead')""", (pipeline, ids))
             return cur.rowcount
 
+    def gone(self, pipeline: str, ident_ids: Iterable[str]) -> int:
+        """Records whose reception was deleted in IDENT: nothing left to retry."""
+        ids = sorted(set(ident_ids))
+        if not ids:
+            return 0
+        with self._tx() as cur:
+            cur.execute(
+                f"""UPDATE {TABLE} SET status = 'gone', resolved_at = now(),
+                                       next_attempt_at = NULL
+                     WHERE pipeline = %s AND ident_id = ANY(%s)
+                       AND status IN ('queued', 'dead')""", (pipeline, ids))
+            return cur.rowcount
+
     def requeue(self, pipeline: str, ident_ids: Iterable[str] | None = None) -> int:
         """Operator: give dead records (all, or these) a fresh set of tries, due now."""
         with self._tx() as cur:
@@ -175,6 +167,7 @@ class RetryQueue:
 
     def purge_resolved(self, older_than: datetime) -> int:
         with self._tx() as cur:
-            cur.execute(f"DELETE FROM {TABLE} WHERE status = 'recovered' AND resolved_at < %s",
+            cur.execute(f"DELETE FROM {TABLE} WHERE status IN ('recovered', 'gone') "
+                        "AND resolved_at < %s",
                         (older_than,))
             return cur.rowcount

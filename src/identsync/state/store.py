@@ -280,17 +280,22 @@ class StateStore:
             cur.execute(f"DELETE FROM {self.t_staging} WHERE run_key = %s", (run_key,))
             return cur.rowcount
 
-    def purge_older_than(self, days: float) -> int:
-        """Drop staged chunks older than ``days`` (runs that failed and were never retried)."""
+    def purge_older_than(self, days: float) -> dict[str, int]:
+        """Past retention: staged chunks (personal data of runs that can no longer be
+        cleared), run summaries and resolved rejections. Returns rows deleted per table."""
         if days < 0:
             raise ValueError("days must be >= 0")
+        cutoff = float(days) * 86400.0
+        out = {}
         with self._tx() as cur:
-            cur.execute(
-                f"""DELETE FROM {self.t_staging}
-                     WHERE created_at < now() - make_interval(secs => %s)""",
-                (float(days) * 86400.0,),
-            )
-            return cur.rowcount
+            for table, column, extra in ((self.t_staging, "created_at", ""),
+                                         (self.t_runs, "updated_at", ""),
+                                         (self.t_rejections, "resolved_at",
+                                          " AND resolved_at IS NOT NULL")):
+                cur.execute(f"DELETE FROM {table} WHERE {column} < now() - "
+                            f"make_interval(secs => %s){extra}", (cutoff,))
+                out[table] = cur.rowcount
+        return out
 
     # --- run summaries ----------------------------------------------------------------------
 

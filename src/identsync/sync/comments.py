@@ -97,7 +97,8 @@ def _settle_pending(pending: dict[int, Any], settle_s: float,
 
 def _post_locked(client: Any, claim: Any, items: dict[int, CommentItem], counts: Counter,
                  dry_run: bool, settle_s: float = 0.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 refused: dict[int, tuple[str, str]] | None = None) -> None:
     rows = claim.rows()
     hashes = {d: comment_hash(it.text) for d, it in items.items()}
     pending = {}
@@ -157,14 +158,22 @@ def _post_locked(client: Any, claim: Any, items: dict[int, CommentItem], counts:
                 err = br.errors.get(f"m{d}")
                 log.warning("comment for deal %s (%s) was refused: %s", d, items[d].ident_id,
                             err.description if err else "no result")
+                if refused is not None:
+                    refused[d] = (err.code if err else "NO_RESULT",
+                                  err.description if err else "no result")
         counts["comments_posted"] += len(posted)
         counts["comments_failed"] += len(failed)
 
 
 def post_comments(client: Any, ledger: Ledger, items: list[CommentItem], *,
                   dry_run: bool = False, busy_wait_s: float = 60.0, settle_s: float = 0.0,
-                  sleep: Callable[[float], None] = time.sleep) -> Counter:
-    """Post each item's text unless the ledger shows it is already on that deal."""
+                  sleep: Callable[[float], None] = time.sleep,
+                  refused: dict[int, tuple[str, str]] | None = None) -> Counter:
+    """Post each item's text unless the ledger shows it is already on that deal.
+
+    ``refused`` (optional) receives deal id -> (code, description) of comments the portal
+    refused, so the caller can queue their records.
+    """
     counts: Counter = Counter()
     remaining = {it.deal_id: it for it in items if it.text}
     counts["comments_empty"] += len(items) - len(remaining)
@@ -173,7 +182,7 @@ def post_comments(client: Any, ledger: Ledger, items: list[CommentItem], *,
         with ledger.claim(sorted(remaining)) as claim:
             mine = {d: remaining[d] for d in claim.locked}
             if mine:
-                _post_locked(client, claim, mine, counts, dry_run, settle_s, sleep)
+                _post_locked(client, claim, mine, counts, dry_run, settle_s, sleep, refused)
             busy = set(claim.busy)
         remaining = {d: remaining[d] for d in busy}
         if remaining:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from identsync.config import SyncConfig
 from identsync.errors import Bitrix24Error, Bitrix24TransportError, ChunkWriteFailed
-from identsync.records import LookupMap, SyncRecord
+from identsync.records import Failure, LookupMap, SyncRecord
 from identsync.sync.lookup import run_lookup
 from identsync.sync.plan import ChunkPlan, plan_chunk
 
@@ -32,44 +32,41 @@ MAX_ROUNDS = 4
 class ChunkResult:
     deal_ids: dict[str, int] = field(default_factory=dict)  # ident_id -> deal id on the portal
     counts: Counter = field(default_factory=Counter)
-    errors: list[dict[str, Any]] = field(default_factory=list)  # per record, for operators
+    failures: list[Failure] = field(default_factory=list)  # records the portal refused
     notes: list[str] = field(default_factory=list)
     rounds: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"deal_ids": self.deal_ids, "counts": dict(self.counts), "errors": self.errors,
-                "notes": self.notes, "rounds": self.rounds}
 
 
 def _apply_results(plan: ChunkPlan, records: list[SyncRecord], br: Any,
                    result: ChunkResult) -> None:
+    """Deal ids of the written records; refused ones become failures (and get no deal id,
+    so no comment: a deal whose update failed must not get the text of a change it lacks)."""
     result.deal_ids.update(plan.deal_ids)
-    by_ident = {r.ident_id: r for r in records}
+    reception = {r.ident_id: r.reception_id for r in records}
     failed_contacts = {}
     for c in plan.contacts:
         err = br.errors.get(c.ref)
         if err is not None:
             failed_contacts[c.ref] = err
             result.counts["contacts_failed"] += 1
-            result.errors.append({"ident_id": None, "contact_id": c.contact_id, "step": "contact",
-                                  "code": err.code, "description": err.description})
+            result.failures.extend(Failure(i, reception.get(i), "contact", err.code,
+                                           err.description) for i in c.ident_ids)
     for d in plan.deals:
         err = br.errors.get(d.ref)
         if err is not None:
             result.counts["deals_failed"] += 1
-            result.errors.append({"ident_id": d.ident_id, "step": "deal", "code": err.code,
-                                  "description": err.description})
+            result.failures.append(Failure(d.ident_id, reception.get(d.ident_id), "deal",
+                                           err.code, err.description))
+            result.deal_ids.pop(d.ident_id, None)
             continue
         if d.kind == "create":
             result.deal_ids[d.ident_id] = int(br.results[d.ref])
         if d.contact_ref in failed_contacts:
-            # The deal went in without its contact; the next run links it (CONTACT_ID empty).
+            # The deal went in without its contact; the record is queued and the retry
+            # links the contact (CONTACT_ID is filled when empty).
             result.notes.append(f"{d.ident_id}: contact could not be created "
                                 f"({failed_contacts[d.contact_ref].description}); "
                                 "deal saved without a contact")
-    missing = [i for i in by_ident if i not in result.deal_ids]
-    for ident_id in missing:
-        log.warning("%s has no deal after this chunk (see errors)", ident_id)
 
 
 def settle(exc: Bitrix24Error, cfg: SyncConfig, sleep: Callable[[float], None]) -> None:

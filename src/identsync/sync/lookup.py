@@ -131,7 +131,7 @@ def run_lookup(client: Any, records: list[SyncRecord], cfg: SyncConfig) -> Looku
     chunk_phones = {r.phone for r in records}
     found_ids: set[int] = set()
     contact_rows: dict[int, dict[str, Any]] = {}
-    for key, (method, params) in cmds.items():
+    for key, (method, _) in cmds.items():
         if method != "crm.duplicate.findbycomm":
             continue
         dup = br.results.get(key)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -49,6 +49,7 @@ class ContactWrite:
     kind: Literal["create", "update"]
     contact_id: int | None
     fields: dict[str, Any]
+    ident_ids: tuple[str, ...] = ()  # the records this contact serves (to queue on failure)
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,10 @@ def plan_chunk(records: list[SyncRecord], lookup: LookupMap, cfg: SyncConfig) ->
             continue
 
         plan.deal_ids[r.ident_id] = deal.id
-        upd = changed_fields(r.deal_fields, deal.fields)
+        # CATEGORY_ID is set when a deal is created; an update never moves a deal to another
+        # pipeline (the portal ignores it there), so it is not compared either.
+        upd = changed_fields({k: v for k, v in r.deal_fields.items() if k != "CATEGORY_ID"},
+                             deal.fields)
         if deal.stage_id in finals:
             if deal.stage_id != r.stage_id:
                 plan.counts["deals_kept_closed"] += 1
@@ -258,6 +262,12 @@ def plan_chunk(records: list[SyncRecord], lookup: LookupMap, cfg: SyncConfig) ->
         plan.contacts.append(ContactWrite(ref=f"cu{cid}", kind="update", contact_id=cid,
                                           fields=fields))
         plan.counts["contacts_updated"] += 1
+    served: dict[Any, list[str]] = {}
+    for r in records:
+        served.setdefault(resolved[(r.phone, record_name_key(r))][1], []).append(r.ident_id)
+    plan.contacts = [replace(c, ident_ids=tuple(served.get(c.ref if c.kind == "create"
+                                                           else c.contact_id, ())))
+                     for c in plan.contacts]
     distinct_existing = {v[1] for v in resolved.values() if v[0] == "id"}
     plan.counts["contacts_unchanged"] += len(distinct_existing - set(updated_contacts)
                                              - set(phone_appends))

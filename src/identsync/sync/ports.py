@@ -8,12 +8,13 @@ in-process engine. Tests may pass anything that keeps these contracts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
 from identsync.bitrix24.batch import BatchResult, Command
+from identsync.records import Failure
 
 
 class ClientStats(Protocol):
@@ -76,8 +77,24 @@ class Ledger(Protocol):
     def claim(self, deal_ids: Iterable[int]) -> AbstractContextManager[LedgerClaim]: ...
 
 
+class Queue(Protocol):
+    """Records the portal refused, retried by later runs."""
+
+    def fail(self, pipeline: str, run_id: str, failures: Sequence[Failure], *,
+             base_minutes: int, max_attempts: int, task_id: str | None = None,
+             map_index: int | None = None) -> dict[str, int]: ...
+
+    def recovered(self, pipeline: str, ident_ids: Iterable[str]) -> int: ...
+
+
+class FingerprintStore(Protocol):
+    def record(self, pipeline: str, fingerprints: Mapping[str, str]) -> int: ...
+
+
 class ChunkState(Protocol):
     """The parts of the state store one chunk touches."""
 
     guard: PhoneLocks
     ledger: Ledger
+    queue: Queue
+    fingerprints: FingerprintStore

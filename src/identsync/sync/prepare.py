@@ -11,7 +11,7 @@ branch rules live here once:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 from identsync.config import SyncConfig
@@ -23,6 +23,7 @@ from identsync.sync.transform import transform_all
 class Prepared(NamedTuple):
     chunks: list[list[SyncRecord]]
     rejections: list[Rejection]
+    unchanged: int = 0  # records skipped because nothing changed since they were written
 
 
 def orphan_scope(cfg: SyncConfig, branch_id: int | None) -> list[int] | None:
@@ -53,10 +54,18 @@ def split_foreign_branches(records: Iterable[SyncRecord], branch_id: int, cfg: S
 
 
 def prepare(rows: Iterable[SourceReception], cfg: SyncConfig, *,
-            branch_id: int | None = None) -> Prepared:
-    """Transform, apply the branch rules (when ``branch_id`` is given) and chunk."""
+            branch_id: int | None = None,
+            unchanged: Callable[[Sequence[SyncRecord]], set[str]] | None = None) -> Prepared:
+    """Transform, apply the branch rules (when ``branch_id`` is given) and chunk.
+
+    ``unchanged`` names the records whose wanted state equals what was last written in full
+    (see ``state.fingerprints``): they are left out of the chunks and only counted.
+    """
     records, rejections = transform_all(rows, cfg)
     if branch_id is not None:
         records, foreign = split_foreign_branches(records, branch_id, cfg)
         rejections = rejections + foreign
-    return Prepared(make_chunks(records, cfg.chunk_size), rejections)
+    skipped = unchanged(records) if unchanged is not None and records else set()
+    if skipped:
+        records = [r for r in records if r.ident_id not in skipped]
+    return Prepared(make_chunks(records, cfg.chunk_size), rejections, len(skipped))

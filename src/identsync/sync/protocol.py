@@ -13,10 +13,16 @@ The rules kept here:
   can no longer land: ``write_settle_seconds`` from its start), when this is a retry
   (``attempt > 1``), or when another run wrote one of its phones since the lookup. Each
   write request is marked in flight while it runs;
-* a dry run plans and counts everything and writes nothing: no portal write, no write mark,
-  no ledger entry;
-* comments go to the deals this chunk created or found, through the exactly-once ledger;
-  in a dry run, every new deal counts as one comment that would be posted.
+* a record the portal refuses (contact, deal or comment) goes to the retry queue with its
+  reason; a refused deal gets no comment in this run. A refusal that says the webhook may
+  not do this (ACCESS_DENIED and the like), or more refused records than
+  ``fail_chunk_share`` of the chunk, fails the task: :class:`PortalRejected`, not retried;
+* ``comment`` posts to the deals this chunk created or found, through the exactly-once
+  ledger; every record that got through in full leaves the queue and has its fingerprint
+  kept (an unchanged record is then skipped before the lookup next time);
+* a dry run plans and counts everything and writes nothing anywhere: no portal write, no
+  write mark, no ledger, queue or fingerprint entry. Every new deal counts as one comment
+  that would be posted.
 """
 
 from __future__ import annotations
@@ -24,11 +30,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from identsync.config import SyncConfig
-from identsync.records import LookupMap, SyncRecord
+from identsync.errors import AUTH_CODES, PortalRejected
+from identsync.records import Failure, LookupMap, SyncRecord
+from identsync.state.fingerprints import fingerprint
 from identsync.sync.comments import CommentItem, post_comments
 from identsync.sync.execute import upsert_chunk
 from identsync.sync.lookup import run_lookup
@@ -38,6 +47,18 @@ from identsync.sync.summary import http_delta
 log = logging.getLogger("identsync.sync")
 
 Step = dict[str, Any]  # what a step returns (JSON-able)
+
+
+@dataclass(frozen=True)
+class ChunkRun:
+    """Facts about the run a chunk belongs to (for the queue rows and the logs)."""
+
+    pipeline: str
+    run_id: str
+    dry_run: bool = False
+    label: str = ""
+    task_id: str | None = None
+    map_index: int | None = None
 
 
 def look_up(portal: Portal, state: ChunkState, cfg: SyncConfig,
@@ -69,24 +90,59 @@ def _lookup_to_use(held: HeldPhones, looked: Mapping[str, Any], cfg: SyncConfig,
     return LookupMap.from_dict(looked["lookup"])
 
 
+def _refusals(state: ChunkState, cfg: SyncConfig, run: ChunkRun, failures: Sequence[Failure],
+              chunk_size: int, counts: Counter) -> None:
+    """Queue refused records; fail the task when the refusals say retrying cannot help."""
+    if not failures:
+        return
+    for f in failures:
+        log.error("record %s: %s refused by the portal: %s %s", f.ident_id, f.step,
+                  f.code or "", f.description)
+    if not run.dry_run:
+        queued = state.queue.fail(run.pipeline, run.run_id, failures,
+                                  base_minutes=cfg.retry_base_minutes,
+                                  max_attempts=cfg.retry_max_attempts, task_id=run.task_id,
+                                  map_index=run.map_index)
+        counts["queue_queued"] += queued["queued"]
+        counts["queue_dead"] += queued["dead"]
+    denied = [f for f in failures if f.code.upper() in AUTH_CODES]
+    if denied:
+        raise PortalRejected(
+            f"{run.label or 'chunk'}: the portal refused {denied[0].step} of {denied[0].ident_id}"
+            f" with {denied[0].code} ({denied[0].description})",
+            fix="the webhook's user lacks rights for CRM deals/contacts or the webhook lacks "
+                "the crm scope: fix it on the portal; the refused records are queued and "
+                "will be retried")
+    refused = {f.ident_id for f in failures}
+    if chunk_size and len(refused) / chunk_size > cfg.fail_chunk_share:
+        first = failures[0]
+        raise PortalRejected(
+            f"{run.label or 'chunk'}: the portal refused {len(refused)} of {chunk_size} "
+            f"records (first: {first.ident_id} {first.step}: {first.code} "
+            f"{first.description})",
+            fix="this many refusals point at the configuration or the portal, not at one "
+                "record: check deal_fields/contact_fields codes and required fields on the "
+                "portal; the refused records are queued and retried by later runs")
+
+
 def upsert(portal: Portal, state: ChunkState, cfg: SyncConfig, records: list[SyncRecord],
-           looked: Mapping[str, Any], *, attempt: int = 1, dry_run: bool = False,
-           label: str = "", sleep: Callable[[float], None] = time.sleep) -> Step:
+           looked: Mapping[str, Any], run: ChunkRun, *, attempt: int = 1,
+           sleep: Callable[[float], None] = time.sleep) -> Step:
     """Create or update the chunk's contacts and deals under the phone locks."""
     before = portal.stats.as_dict()
     with state.guard.hold(r.phone for r in records) as held:
         lookup = _lookup_to_use(held, looked, cfg, attempt=attempt, sleep=sleep)
-        result = upsert_chunk(portal, records, cfg, lookup, dry_run=dry_run,
+        result = upsert_chunk(portal, records, cfg, lookup, dry_run=run.dry_run,
                               around_write=held.writing, sleep=sleep)
-    for err in result.errors:
-        log.error("record %s: %s failed: %s %s", err.get("ident_id") or "-", err["step"],
-                  err.get("code") or "", err["description"])
     for note in result.notes:
         log.warning(note)
-    counts = {k: v for k, v in result.counts.items() if v}
-    log.info("%s upsert: %s", label or f"{len(records)} records", counts)
-    return {"deal_ids": result.deal_ids, "counts": counts, "errors": result.errors,
-            "notes": result.notes, "http": http_delta(before, portal.stats.as_dict())}
+    counts = Counter({k: v for k, v in result.counts.items() if v})
+    _refusals(state, cfg, run, result.failures, len(records), counts)
+    log.info("%s upsert: %s", run.label or f"{len(records)} records", dict(counts))
+    return {"deal_ids": result.deal_ids, "counts": dict(counts),
+            "errors": [f.to_dict() for f in result.failures],
+            "failed": sorted({f.ident_id for f in result.failures}), "notes": result.notes,
+            "http": http_delta(before, portal.stats.as_dict())}
 
 
 def comment_items(records: list[SyncRecord], deal_ids: Mapping[str, int]) -> list[CommentItem]:
@@ -95,18 +151,33 @@ def comment_items(records: list[SyncRecord], deal_ids: Mapping[str, int]) -> lis
 
 
 def comment(portal: Portal, state: ChunkState, cfg: SyncConfig, records: list[SyncRecord],
-            upserted: Mapping[str, Any], *, dry_run: bool = False, label: str = "",
+            upserted: Mapping[str, Any], run: ChunkRun, *,
             sleep: Callable[[float], None] = time.sleep) -> Step:
     """Post each deal's comment unless the ledger shows the same text is already there."""
     before = portal.stats.as_dict()
     deal_ids = upserted["deal_ids"]
+    refused: dict[int, tuple[str, str]] = {}
     counts: Counter = post_comments(portal, state.ledger, comment_items(records, deal_ids),
-                                    dry_run=dry_run, settle_s=cfg.write_settle_seconds,
-                                    sleep=sleep)
-    if dry_run:
+                                    dry_run=run.dry_run, settle_s=cfg.write_settle_seconds,
+                                    sleep=sleep, refused=refused)
+    if run.dry_run:
         # New deals have no id yet: each of them would get its first comment.
         counts["comments_would_post"] += sum(
             1 for r in records if r.ident_id not in deal_ids and r.comment)
+    by_deal = {int(deal_ids[r.ident_id]): r for r in records if r.ident_id in deal_ids}
+    failures = [Failure(by_deal[d].ident_id, by_deal[d].reception_id, "comment", code, text)
+                for d, (code, text) in sorted(refused.items())]
     counts = Counter({k: v for k, v in counts.items() if v})
-    log.info("%s comments: %s", label or f"{len(records)} records", dict(counts))
-    return {"counts": dict(counts), "http": http_delta(before, portal.stats.as_dict())}
+    _refusals(state, cfg, run, failures, len(records), counts)
+    if not run.dry_run:
+        # Through in full: a deal, no refusal in either step. Out of the queue, and
+        # remembered so an unchanged record skips the lookup next time.
+        not_done = set(upserted.get("failed") or ()) | {f.ident_id for f in failures}
+        done = [r for r in records if r.ident_id in deal_ids and r.ident_id not in not_done]
+        counts["queue_recovered"] += state.queue.recovered(run.pipeline,
+                                                           [r.ident_id for r in done])
+        state.fingerprints.record(run.pipeline, {r.ident_id: fingerprint(r) for r in done})
+    counts = Counter({k: v for k, v in counts.items() if v})
+    log.info("%s comments: %s", run.label or f"{len(records)} records", dict(counts))
+    return {"counts": dict(counts), "errors": [f.to_dict() for f in failures],
+            "http": http_delta(before, portal.stats.as_dict())}

@@ -14,7 +14,8 @@ from typing import Any
 from identsync.records import Rejection
 
 SUMMARY_KEYS = (
-    "extracted", "rejected", "records", "chunks",
+    "extracted", "rejected", "records", "chunks", "unchanged_skipped",
+    "queue_retried", "queue_queued", "queue_recovered", "queue_dead",
     "contacts_created", "contacts_updated", "contacts_unchanged", "contacts_failed",
     "deals_created", "deals_updated", "deals_unchanged", "deals_kept_closed",
     "deals_protected", "deals_failed",
@@ -50,14 +51,18 @@ class RunSummary:
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. watermark_moved
 
     def prepared(self, extracted: int, chunks: Iterable[int],
-                 rejections: Iterable[Rejection | Mapping[str, Any]]) -> None:
-        """What extract and transform produced: counts of rows, records, chunks, rejections."""
+                 rejections: Iterable[Rejection | Mapping[str, Any]], *, unchanged: int = 0,
+                 retried: int = 0) -> None:
+        """What extract and transform produced: rows, records, chunks, rejections, records
+        skipped as unchanged, and records the retry queue brought back."""
         sizes = list(chunks)
         rej = [r.to_dict() if isinstance(r, Rejection) else dict(r) for r in rejections]
         self.counts["extracted"] += extracted
         self.counts["chunks"] += len(sizes)
         self.counts["records"] += sum(sizes)
         self.counts["rejected"] += len(rej)
+        self.counts["unchanged_skipped"] += unchanged
+        self.counts["queue_retried"] += retried
         self.rejections.extend(rej)
 
     def add_step(self, step: Mapping[str, Any]) -> None:
@@ -95,8 +100,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     lines = [
         f"{'DRY RUN - nothing written. ' if summary.get('dry_run') else ''}"
         f"window {w.get('start', '-')} .. {w.get('end', '-')} ({w.get('source', '-')})",
-        f"receptions  extracted {c['extracted']}, rejected {c['rejected']}, "
-        f"synced {c['records']} in {c['chunks']} chunks",
+        f"receptions  extracted {c['extracted']}, rejected {c['rejected']}, unchanged "
+        f"{c['unchanged_skipped']}, synced {c['records']} in {c['chunks']} chunks",
         f"contacts    created {c['contacts_created']}, updated {c['contacts_updated']}, "
         f"unchanged {c['contacts_unchanged']}, failed {c['contacts_failed']}",
         f"deals       created {c['deals_created']}, updated {c['deals_updated']}, "
@@ -105,10 +110,16 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f"comments    posted {c['comments_posted']}, skipped {c['comments_skipped']}, "
         f"reconciled {c['comments_reconciled']}, failed {c['comments_failed']}"
         + (f", would post {c['comments_would_post']}" if summary.get("dry_run") else ""),
+        f"retry queue retried {c['queue_retried']}, recovered {c['queue_recovered']}, "
+        f"queued {c['queue_queued']}, dead {c['queue_dead']}",
         f"bitrix24    {h.get('http_requests', 0)} HTTP requests, {h.get('commands', 0)} "
         f"commands, {h.get('limit_waits', 0)} limit waits ({h.get('wait_seconds', 0)} s), "
         f"{h.get('retries', 0)} retries",
     ]
+    if summary.get("unsynced"):
+        u = summary["unsynced"]
+        lines.append(f"NOT SYNCED  {u['from']} .. {u['to']} (longer than max_lookback_days: "
+                     "backfill it)")
     if summary.get("rejected_by_reason"):
         lines.append(f"rejected    {summary['rejected_by_reason']}")
     if summary.get("elapsed_s") is not None:

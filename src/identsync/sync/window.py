@@ -1,15 +1,20 @@
-"""Which time window a DAG run syncs.
+"""Which time window a run syncs, so that no change is ever skipped.
 
-Three kinds of run reach the extract task (facts of Airflow 3.3):
+Kinds of run (facts of Airflow 3.3) and their windows, half-open ``[start, end)``:
 
-* scheduled runs and backfills carry a data interval (our timetable is a data-interval one,
-  because a plain cron string gives zero-width intervals);
-* a manual run from the trigger form may carry ``date_from``/``date_to`` Params;
-* a manual run without them has no data interval at all: it continues from the last
-  successful watermark up to now.
+* **scheduled**: from its data interval's start OR the last successful watermark, whichever
+  is earlier, minus the overlap, to the interval's end. Changes made while the scheduler was
+  down, the DAG paused, or a run failed and was never cleared are therefore synced by the
+  next scheduled run. The look-back is bounded (``max_lookback``): a longer gap is clamped
+  and the unsynced span is named (``Window.unsynced_from``) so the operator can backfill it;
+* **backfill**: exactly its data interval (no overlap, no watermark): backfill windows tile;
+* **manual with date_from/date_to** (the trigger form): exactly that range;
+* **manual without dates**: from the watermark (minus the overlap) until now, bounded the
+  same way; the very first run of a pipeline looks back one day.
 
-Every window is widened backwards by a small overlap to catch rows committed late; that is
-safe because the whole sync is idempotent. Windows are half-open: [start, end).
+Only scheduled and manual-without-dates windows move the watermark unconditionally (they
+start at or before it); backfill and range windows move it only when they touch it (see
+``StateStore.advance_watermark``), and never backwards.
 """
 
 from __future__ import annotations
@@ -22,14 +27,19 @@ from zoneinfo import ZoneInfo
 from identsync.errors import WindowError
 
 FIRST_RUN_LOOKBACK = timedelta(days=1)
-
+FOLLOWS_WATERMARK = ("interval", "watermark", "first-run")  # sources that always move it
 
 
 @dataclass(frozen=True)
 class Window:
     start: datetime  # aware, UTC
     end: datetime  # aware, UTC
-    source: str  # "interval" | "params" | "watermark" | "first-run"
+    source: str  # "interval" | "backfill" | "params" | "watermark" | "first-run"
+    unsynced_from: datetime | None = None  # set when a too-long gap was clamped
+
+    @property
+    def follows_watermark(self) -> bool:
+        return self.source in FOLLOWS_WATERMARK
 
     def local_naive(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
         """The window in the clinic's wall-clock time, as IDENT stores it."""
@@ -37,23 +47,32 @@ class Window:
                 self.end.astimezone(tz).replace(tzinfo=None))
 
     def to_dict(self) -> dict[str, str]:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
-                "source": self.source}
+        out = {"start": self.start.isoformat(), "end": self.end.isoformat(),
+               "source": self.source}
+        if self.unsynced_from is not None:
+            out["unsynced_from"] = self.unsynced_from.isoformat()
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, str]) -> Window:
+        gap = d.get("unsynced_from")
         return cls(datetime.fromisoformat(d["start"]), datetime.fromisoformat(d["end"]),
-                   d["source"])
+                   d["source"], datetime.fromisoformat(gap) if gap else None)
 
 
-def interval_applies(run_type: str | None) -> bool:
+def run_kind(run_type: Any) -> str:
+    """"scheduled", "backfill" or "manual" (asset-triggered and others count as manual)."""
+    value = str(getattr(run_type, "value", run_type)).lower()
+    return value if value in ("scheduled", "backfill") else "manual"
+
+
+def interval_applies(run_type: Any) -> bool:
     """Only scheduled runs and backfills sync their data interval.
 
     A manual run may carry an interval too (a trigger with a logical date gets the latest
     complete interval, unrelated to what the operator meant), so it is ignored for them.
     """
-    value = getattr(run_type, "value", run_type)
-    return str(value).lower() in ("scheduled", "backfill")
+    return run_kind(run_type) != "manual"
 
 
 def parse_param_time(value: Any, tz: ZoneInfo, *, name: str, end_of_day: bool) -> datetime | None:
@@ -80,11 +99,20 @@ def parse_param_time(value: Any, tz: ZoneInfo, *, name: str, end_of_day: bool) -
     return dt.astimezone(timezone.utc)
 
 
+def _bounded(start: datetime, end: datetime, source: str, max_lookback: timedelta) -> Window:
+    earliest = end - max_lookback
+    if start < earliest:
+        return Window(earliest, end, source, unsynced_from=start)
+    return Window(start, end, source)
+
+
 def resolve_window(*, tz: ZoneInfo, now: datetime, overlap: timedelta,
+                   run_type: Any = "manual",
                    interval_start: datetime | None = None,
                    interval_end: datetime | None = None,
                    date_from: Any = None, date_to: Any = None,
-                   watermark: datetime | None = None) -> Window:
+                   watermark: datetime | None = None,
+                   max_lookback: timedelta = timedelta(days=7)) -> Window:
     """Pick the window for one run; see the module docstring for the rules."""
     now = now.astimezone(timezone.utc)
     p_from = parse_param_time(date_from, tz, name="date_from", end_of_day=False)
@@ -96,10 +124,19 @@ def resolve_window(*, tz: ZoneInfo, now: datetime, overlap: timedelta,
         if end <= p_from:
             raise WindowError(f"date_to: must be after date_from ({p_from.isoformat()})")
         return Window(p_from, end, "params")
-    if interval_start is not None and interval_end is not None and interval_end > interval_start:
-        return Window((interval_start - overlap).astimezone(timezone.utc),
-                      interval_end.astimezone(timezone.utc), "interval")
+    kind = run_kind(run_type)
+    has_interval = (interval_start is not None and interval_end is not None
+                    and interval_end > interval_start)
+    if kind == "backfill" and has_interval:
+        return Window(interval_start.astimezone(timezone.utc),
+                      interval_end.astimezone(timezone.utc), "backfill")
+    if kind == "scheduled" and has_interval:
+        start = interval_start.astimezone(timezone.utc)
+        if watermark is not None:
+            start = min(start, watermark.astimezone(timezone.utc))
+        return _bounded(start - overlap, interval_end.astimezone(timezone.utc), "interval",
+                        max_lookback)
     if watermark is not None:
         start = watermark.astimezone(timezone.utc) - overlap
-        return Window(min(start, now - overlap), now, "watermark")
+        return _bounded(min(start, now - overlap), now, "watermark", max_lookback)
     return Window(now - FIRST_RUN_LOOKBACK, now, "first-run")
