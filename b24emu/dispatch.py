@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from b24emu.config import Config
+from b24emu.faults import FaultInjector
 from b24emu.limits import OperatingTime
 from b24emu.methods import ApiError, Ctx, Result, lookup
 from b24emu.stats import Stats
@@ -48,11 +49,12 @@ class Outcome:
 
 class Dispatcher:
     def __init__(self, portal: Portal, config: Config, stats: Stats,
-                 operating: OperatingTime) -> None:
+                 operating: OperatingTime, faults: FaultInjector | None = None) -> None:
         self.portal = portal
         self.config = config
         self.stats = stats
         self.operating = operating
+        self.faults = faults
 
     def call(self, name: str, params: dict[str, Any], user_id: int) -> Outcome:
         """Execute ``name``; never raises for API-level problems (they become ``error``)."""
@@ -66,6 +68,10 @@ class Dispatcher:
             self.stats.rejected(429)
             return self._fail(name, ApiError(*OPERATION_TIME_LIMIT), start)
         self.stats.command(name)
+        refusal = self.faults.refusal(name, params) if self.faults is not None else None
+        if refusal is not None:
+            self.stats.fault("refused", name, 0, "refuse")
+            return self._fail(name, ApiError(refusal.code, refusal.description, 400), start)
         t0 = time.perf_counter()
         result: Result | None = None
         error: ApiError | None = None

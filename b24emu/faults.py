@@ -27,10 +27,42 @@ class ScriptEntry:
 
 
 @dataclass
+class Refusal:
+    """One command the portal refuses on its own terms (a per-command error inside a batch,
+    other commands unaffected): like a portal rule, a required field or missing rights.
+
+    Matches ``method`` and, when ``field`` is given, ``params["fields"][field] == value``
+    (string comparison) or, for ``field == "id"``, the command's ``id``.
+    """
+
+    method: str
+    code: str = "ERROR_CORE"
+    description: str = "The record was refused by a portal rule"
+    field: str | None = None
+    value: str | None = None
+    times: int = -1  # -1: every matching command
+
+    def matches(self, method: str, params: dict[str, Any]) -> bool:
+        if self.times == 0 or self.method not in ("*", method):
+            return False
+        if self.field is None:
+            return True
+        if self.field.lower() == "id":
+            return str(params.get("id")) == str(self.value)
+        fields = params.get("fields") if isinstance(params.get("fields"), dict) else {}
+        return str(fields.get(self.field)) == str(self.value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "code": self.code, "description": self.description,
+                "field": self.field, "value": self.value, "times": self.times}
+
+
+@dataclass
 class FaultPlan:
     rates: dict[str, float] = field(default_factory=dict)
     slow_s: float = 5.0
     script: list[ScriptEntry] = field(default_factory=list)
+    refuse: list[Refusal] = field(default_factory=list)
 
 
 def parse_plan(raw: dict[str, Any]) -> FaultPlan:
@@ -48,7 +80,7 @@ def parse_plan(raw: dict[str, Any]) -> FaultPlan:
                 rates[key] = rate
     if sum(rates.values()) > 1.0:
         raise ValueError("fault rates add up to more than 1")
-    unknown = set(raw) - set(KINDS) - {"rates", "slow_s", "script", "seed"}
+    unknown = set(raw) - set(KINDS) - {"rates", "slow_s", "script", "seed", "refuse"}
     if unknown:
         raise ValueError(f"unknown fault keys: {sorted(unknown)}")
     script = []
@@ -61,7 +93,17 @@ def parse_plan(raw: dict[str, Any]) -> FaultPlan:
             times=int(item.get("times", 1)),
             skip=int(item.get("skip", 0)),
         ))
-    return FaultPlan(rates=rates, slow_s=float(raw.get("slow_s", 5.0)), script=script)
+    refuse = []
+    for item in raw.get("refuse") or []:
+        if not isinstance(item, dict) or not item.get("method"):
+            raise ValueError(f"bad refuse entry {item!r}: needs at least a method")
+        refuse.append(Refusal(
+            method=str(item["method"]).lower(), code=str(item.get("code", "ERROR_CORE")),
+            description=str(item.get("description", Refusal.description)),
+            field=item.get("field"), value=None if item.get("value") is None
+            else str(item["value"]), times=int(item.get("times", -1))))
+    return FaultPlan(rates=rates, slow_s=float(raw.get("slow_s", 5.0)), script=script,
+                     refuse=refuse)
 
 
 class FaultInjector:
@@ -89,7 +131,18 @@ class FaultInjector:
     def describe(self) -> dict[str, Any]:
         with self._lock:
             return {"rates": dict(self.plan.rates), "slow_s": self.plan.slow_s,
-                    "script": [e.as_dict() for e in self.plan.script], "seed": self._seed}
+                    "script": [e.as_dict() for e in self.plan.script],
+                    "refuse": [r.as_dict() for r in self.plan.refuse], "seed": self._seed}
+
+    def refusal(self, method: str, params: dict[str, Any]) -> Refusal | None:
+        """The refusal rule this command meets, if any (counted down when limited)."""
+        with self._lock:
+            for rule in self.plan.refuse:
+                if rule.matches(method, params):
+                    if rule.times > 0:
+                        rule.times -= 1
+                    return rule
+        return None
 
     def decide(self, top_method: str, inner_methods: list[str]) -> tuple[str | None, str]:
         """(fault kind or None, "script"|"rate"). One random draw per request keeps runs

@@ -149,7 +149,8 @@ class EmulatorServer:
         self._initial_faults = copy.deepcopy(faults) if faults else None
         if faults:
             self.faults.configure(faults)
-        self.dispatcher = Dispatcher(self.portal, self.config, self.stats, self.operating)
+        self.dispatcher = Dispatcher(self.portal, self.config, self.stats, self.operating,
+                                     self.faults)
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._stopping = threading.Event()

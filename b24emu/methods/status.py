@@ -31,18 +31,21 @@ def stage_semantic(stage_id: str | None) -> str:
     return "P"
 
 
-def _rows() -> list[dict[str, Any]]:
+def _rows(category: int = 0) -> list[dict[str, Any]]:
+    """The stages of a pipeline: every pipeline has the default set, prefixed C<n>: outside 0
+    (as a portal spells them), with its own ENTITY_ID DEAL_STAGE_<n>."""
     rows = []
+    prefix = f"C{category}:" if category else ""
     for n, (sid, name, sort, sem) in enumerate(DEFAULT_STAGES, start=1):
         rows.append({
-            "ID": str(n),
-            "ENTITY_ID": "DEAL_STAGE",
-            "STATUS_ID": sid,
+            "ID": str(n + 100 * category),
+            "ENTITY_ID": f"DEAL_STAGE_{category}" if category else "DEAL_STAGE",
+            "STATUS_ID": prefix + sid,
             "NAME": name,
             "NAME_INIT": name,
             "SORT": sort,
             "SYSTEM": "Y" if sid in ("NEW", "WON", "LOSE") else "N",
-            "CATEGORY_ID": None,
+            "CATEGORY_ID": str(category) if category else None,
             "COLOR": _COLORS[sem],
             "SEMANTICS": sem,
             "EXTRA": {"SEMANTICS": _EXTRA[sem], "COLOR": _COLORS[sem]},
@@ -53,7 +56,12 @@ def _rows() -> list[dict[str, Any]]:
 @method("crm.status.list")
 def status_list(params: dict[str, Any], ctx: Ctx) -> Result:
     flt = param(params, "filter")
-    rows = _rows()
+    category = 0
+    if isinstance(flt, dict):
+        entity = str(flt.get("ENTITY_ID") or flt.get("=ENTITY_ID") or "")
+        if entity.startswith("DEAL_STAGE_") and entity[11:].isdigit():
+            category = int(entity[11:])
+    rows = _rows(category)
     if isinstance(flt, dict):
         for key, value in flt.items():
             k = str(key).lstrip("=").upper()

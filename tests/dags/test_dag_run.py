@@ -1,8 +1,10 @@
 """The real DAG under `airflow dags test`: emulator over HTTP, PostgreSQL state, SQLite IDENT.
 
 One clinic, one sequence of runs (module scope, in order):
-first run creates everything -> second run writes nothing -> the clinic's day advances ->
-a dry run predicts the changes and writes nothing -> the real run makes exactly those changes.
+first run creates everything -> second run skips everything (unchanged) -> a full check looks
+everything up and writes nothing -> the clinic's day advances -> a dry run predicts the
+changes and writes nothing anywhere (every state table and the portal compared) -> the real
+run makes exactly those changes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sqlalchemy as sa
 from identsync.state.store import StateStore
 from tests.fixtures.airflow import airflow, airflow_env, last_xcom, migrate, write_config
 from tests.fixtures.emulator import TEST_TOKEN
+from tests.fixtures.pg import snapshot
 from tools import pgserver
 from tools.ident_demo.badinput import insert_bad_inputs
 from tools.ident_demo.clinic import create_schema, generate_clinic
@@ -50,7 +53,7 @@ def world(tmp_path_factory, emulator_session, state_dsn):
                       token=TEST_TOKEN, ident_db=ident_db, state_dsn=state_dsn, config=config)
     migrate(env)
     return {"env": env, "engine": engine, "emu": emulator_session,
-            "store": StateStore(state_dsn), "bad": bad}
+            "store": StateStore(state_dsn), "bad": bad, "dsn": state_dsn}
 
 
 def run_dag(world, conf: dict) -> dict:
@@ -98,8 +101,15 @@ def test_sequence_of_runs(world):
 
     advance_day(world["engine"], seed=4, now=datetime(2026, 11, 22, 19, 0),
                 since=datetime(2026, 11, 21, 12, 0))
+    tables_before, portal_before = snapshot(world["dsn"]), world["emu"].control.dump_all()
     dry = run_dag(world, {**CONF, "dry_run": True})
     assert dry["writes"] == {}
+    # Nothing anywhere: every state table (staging included) and the portal are as before.
+    tables_after = snapshot(world["dsn"])
+    assert set(tables_after) == set(tables_before) and len(tables_before) >= 8
+    for table, rows in tables_before.items():
+        assert tables_after[table] == rows, table
+    assert world["emu"].control.dump_all() == portal_before
     d = dry["summary"]["counts"]
     assert dry["summary"]["dry_run"] is True
     assert d["deals_updated"] + d["deals_created"] > 0

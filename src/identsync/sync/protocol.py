@@ -16,7 +16,8 @@ The rules kept here:
 * a record the portal refuses (contact, deal or comment) goes to the retry queue with its
   reason; a refused deal gets no comment in this run. A refusal that says the webhook may
   not do this (ACCESS_DENIED and the like), or more refused records than
-  ``fail_chunk_share`` of the chunk, fails the task: :class:`PortalRejected`, not retried;
+  ``fail_chunk_share`` of the chunk (and more than one), fails the task:
+  :class:`PortalRejected`, not retried;
 * ``comment`` posts to the deals this chunk created or found, through the exactly-once
   ledger; every record that got through in full leaves the queue and has its fingerprint
   kept (an unchanged record is then skipped before the lookup next time);
@@ -114,7 +115,9 @@ def _refusals(state: ChunkState, cfg: SyncConfig, run: ChunkRun, failures: Seque
                 "the crm scope: fix it on the portal; the refused records are queued and "
                 "will be retried")
     refused = {f.ident_id for f in failures}
-    if chunk_size and len(refused) / chunk_size > cfg.fail_chunk_share:
+    # One refused record is that record's problem (it waits in the queue); more than the
+    # configured share of a chunk points at the configuration or the portal.
+    if len(refused) > max(1.0, cfg.fail_chunk_share * chunk_size):
         first = failures[0]
         raise PortalRejected(
             f"{run.label or 'chunk'}: the portal refused {len(refused)} of {chunk_size} "
