@@ -1,0 +1,170 @@
+"""The sync-health page as server-rendered HTML (Jinja2, autoescaped; no build step).
+
+It renders exactly the dict :func:`identsync.ui.health.health_report` returns, so the HTML
+and the JSON endpoint can never disagree. The page lives in a sandboxed iframe of Airflow's
+UI, which may not navigate the top window; a link into Airflow therefore asks the UI's own
+router (same origin) to show the page, and is a plain link when the page is opened alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, StrictUndefined
+
+TEMPLATE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>IDENT -> Bitrix24: sync health</title>
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 1rem 1.5rem; color: #1a202c; }
+  h1 { font-size: 1.4rem; margin: 0 0 .25rem; }
+  h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; border-bottom: 2px solid #cbd5e0; }
+  h3 { font-size: 1rem; margin: 1.25rem 0 .4rem; }
+  table { border-collapse: collapse; margin: .25rem 0 .75rem; }
+  th, td { border: 1px solid #e2e8f0; padding: .2rem .45rem; text-align: left;
+           vertical-align: top; }
+  th { background: #f7fafc; font-weight: 600; }
+  td.n { text-align: right; font-variant-numeric: tabular-nums; }
+  .muted { color: #718096; }
+  .bad { color: #c53030; font-weight: 600; }
+  .tag { display: inline-block; padding: 0 .35rem; border-radius: .25rem; background: #edf2f7; }
+  .dry { background: #fefcbf; }
+  details { margin: .3rem 0; }
+  summary { cursor: pointer; }
+  code { font-size: 12px; }
+</style>
+<script>
+// Links into Airflow: let the surrounding Airflow UI (same origin) route to them.
+document.addEventListener("click", function (event) {
+  var link = event.target.closest && event.target.closest("a[data-airflow]");
+  if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  try {
+    var ui = window.parent;
+    if (ui === window) return;
+    ui.history.pushState({}, "", link.getAttribute("href"));
+    ui.dispatchEvent(new PopStateEvent("popstate", {state: {}}));
+    event.preventDefault();
+  } catch (err) {
+    // not inside Airflow's UI: an ordinary link
+  }
+});
+</script>
+</head>
+<body>
+<h1>IDENT -> Bitrix24: sync health</h1>
+<p class="muted">Times in {{ report.timezone }}. Patients' phones are masked.
+ <a href="{{ json_url }}">JSON</a></p>
+{% if not report.pipelines %}<p>No branch pipeline you may read.</p>{% endif %}
+{% for p in report.pipelines %}
+<section class="pipeline" id="{{ p.pipeline }}" data-pipeline="{{ p.pipeline }}">
+<h2>Branch {{ p.branch_id }}: {{ p.branch_name }}
+ <a class="muted" href="{{ p.dag_url }}" data-airflow><code>{{ p.pipeline }}</code></a></h2>
+
+<p class="overview">Open rejections: <b class="n-rejections">{{ p.rejections.total }}</b>
+{%- for g in p.rejections.by_reason %}{{ " (" if loop.first else ", " }}<a
+ href="#{{ p.pipeline }}-{{ g.reason }}">{{ g.reason }}</a> {{ g.count }}
+{{- ")" if loop.last }}{% endfor %}.
+ Retry queue: <b class="n-queued">{{ p.queue.queued | length }}</b>.
+ Dead: <b class="{{ 'bad ' if p.queue.dead }}n-dead">{{ p.queue.dead | length }}</b>.</p>
+
+<h3>Last runs</h3>
+{% if p.runs %}
+<table class="runs">
+<tr><th>Recorded</th><th>Run</th><th>Window</th><th>Receptions</th>
+ <th>Deals created / updated / unchanged / failed</th>
+ <th>Contacts created / updated / unchanged / failed</th>
+ <th>Comments posted / failed</th><th>Rejected</th><th>HTTP requests</th><th>Log</th></tr>
+{% for r in p.runs %}{% set c = r.counts %}
+<tr class="run{% if r.dry_run %} dry{% endif %}" data-run-id="{{ r.run_id }}">
+ <td>{{ r.recorded_at | when }}</td>
+ <td><a class="run-link" href="{{ r.run_url }}" data-airflow>{{ r.run_id }}</a>
+  {% if r.dry_run %}<span class="tag">dry run</span>{% endif %}</td>
+ <td>{{ r.window.start | when }} .. {{ r.window.end | when }}
+  <span class="muted">({{ r.window.source or "-" }})</span></td>
+ <td class="n">{{ c.extracted }} extracted, {{ c.records }} synced</td>
+ <td class="n deals">{{ c.deals_created }} / {{ c.deals_updated }} / {{ c.deals_unchanged }}
+  / <span class="{{ 'bad' if c.deals_failed else '' }}">{{ c.deals_failed }}</span></td>
+ <td class="n contacts">{{ c.contacts_created }} / {{ c.contacts_updated }}
+  / {{ c.contacts_unchanged }}
+  / <span class="{{ 'bad' if c.contacts_failed else '' }}">{{ c.contacts_failed }}</span></td>
+ <td class="n">{{ c.comments_would_post if r.dry_run else c.comments_posted }}
+  {%- if r.dry_run %} would post{% endif %}
+  / <span class="{{ 'bad' if c.comments_failed else '' }}">{{ c.comments_failed }}</span></td>
+ <td class="n rejected">{{ c.rejected }}</td>
+ <td class="n http">{{ r.http_requests }}</td>
+ <td><a class="log-link" href="{{ r.log_url }}" data-airflow>summary log</a></td>
+</tr>
+{% if r.errors %}<tr><td colspan="10"><details><summary class="bad">{{ r.error_count }}
+ refused by the portal</summary><ul>{% for e in r.errors %}
+ <li><code>{{ e.ident_id }}</code> {{ e.step }} {{ e.code }}: {{ e.description }}</li>
+ {% endfor %}</ul></details></td></tr>{% endif %}
+{% endfor %}
+</table>
+{% else %}<p class="muted">No recorded runs yet.</p>{% endif %}
+
+<h3>Open rejections ({{ p.rejections.total }})</h3>
+{% for g in p.rejections.by_reason %}
+<details class="reason" id="{{ p.pipeline }}-{{ g.reason }}" data-reason="{{ g.reason }}" open>
+<summary><code>{{ g.reason }}</code>: {{ g.count }}</summary>
+<table class="rejections">
+<tr><th>IDENT id</th><th>Phone</th><th>Detail</th><th>First seen</th><th>Last seen</th>
+ <th>Times</th><th>Run</th><th>Log</th></tr>
+{% for x in g.records %}
+<tr><td><code>{{ x.ident_id or ("reception " ~ x.reception_id) }}</code></td>
+ <td class="phone">{{ x.phone or "-" }}</td><td>{{ x.detail }}</td>
+ <td>{{ x.first_seen | when }}</td><td>{{ x.last_seen | when }}</td>
+ <td class="n">{{ x.times_seen }}</td>
+ <td>{% if x.run_url %}<a class="run-link" href="{{ x.run_url }}" data-airflow>run</a>
+ {% endif %}</td>
+ <td>{% if x.log_url %}<a class="log-link" href="{{ x.log_url }}" data-airflow>transform
+ log</a>{% endif %}</td></tr>
+{% endfor %}
+{% if g.more %}<tr><td colspan="8" class="muted">... and {{ g.more }} more</td></tr>{% endif %}
+</table>
+</details>
+{% else %}<p class="muted">None.</p>{% endfor %}
+
+{% for status, rows in (("queued", p.queue.queued), ("dead", p.queue.dead)) %}
+<h3>{{ "Retry queue" if status == "queued" else "Dead records" }} ({{ rows | length }})</h3>
+{% if rows %}
+<table class="queue {{ status }}">
+<tr><th>IDENT id</th><th>Step</th><th>Reason</th><th>Attempts</th>
+ <th>{{ "Next try" if status == "queued" else "Last failure" }}</th><th>Run</th><th>Log</th></tr>
+{% for e in rows %}
+<tr><td><code>{{ e.ident_id }}</code></td><td>{{ e.step }}</td>
+ <td><code>{{ e.code }}</code> {{ e.description }}</td><td class="n">{{ e.attempts }}</td>
+ <td>{{ (e.next_attempt_at if status == "queued" else e.last_failed_at) | when }}</td>
+ <td>{% if e.run_url %}<a class="run-link" href="{{ e.run_url }}" data-airflow>run</a>
+ {% endif %}</td>
+ <td>{% if e.log_url %}<a class="log-link" href="{{ e.log_url }}" data-airflow>task
+ log</a>{% endif %}</td></tr>
+{% endfor %}
+</table>
+{% else %}<p class="muted">Empty.</p>{% endif %}
+{% endfor %}
+</section>
+{% endfor %}
+</body>
+</html>
+"""
+
+
+
+def when(value: str | None) -> str:
+    """An ISO timestamp as people read it: ``2026-11-21 09:05`` (the zone is in the header)."""
+    if not value:
+        return "-"
+    return value[:16].replace("T", " ")
+
+
+_ENV = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True,
+                   lstrip_blocks=True)
+_ENV.filters["when"] = when
+_TEMPLATE = _ENV.from_string(TEMPLATE)
+
+
+def render(report: dict[str, Any], *, json_url: str = "health.json") -> str:
+    """The report as one HTML page."""
+    return _TEMPLATE.render(report=report, json_url=json_url)

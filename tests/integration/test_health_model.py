@@ -1,0 +1,229 @@
+"""The sync-health read model (identsync.ui.health) on real PostgreSQL state: what each branch
+shows, grouped and linked, and that no patient's phone leaves it whole. No Airflow needed."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from identsync.config import SyncConfig
+from identsync.records import Rejection
+from identsync.state import SyncState
+from identsync.ui.health import (
+    Links,
+    health_report,
+    mask_phone,
+    mask_text,
+    pipeline_health,
+)
+from identsync.ui.page import render
+
+PIPE = SyncConfig.pipeline_id(1)
+RUN = "manual__2026-11-21T06:00:00+00:00"
+MSK = ZoneInfo("Europe/Moscow")
+
+
+@dataclass(frozen=True)
+class Refused:
+    """What RetryQueue.fail reads of a refused record."""
+
+    ident_id: str
+    reception_id: int | None
+    step: str
+    code: str
+    description: str
+
+
+def digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+# Ten or more digits with at most phone punctuation between them: a whole phone number
+# (dates and times, which the page shows plenty of, are taken out first).
+FULL_PHONE = re.compile(r"\d(?:[\s\-()\u00a0]*\d){9,}")
+DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+
+
+def full_phones(text: str) -> list[str]:
+    return FULL_PHONE.findall(DATE_TIME.sub(" ", text))
+
+
+# --- masking ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("+7 999 123-45-67", "+7 999 ***-**-67"),
+    ("89161234567", "+7 916 ***-**-67"),
+    ("8\u00a0916\u00a0123\u00a045\u00a067", "+7 916 ***-**-67"),
+    ("８９１６１２３４５６７", "+7 916 ***-**-67"),  # full-width digits
+    ("+380 44 123 4567", "+380 44 *** **67"),
+    ("+7 999 123 45 67 89 01 23", "+* *** *** ** ** ** ** 23"),  # too long: all but 2
+    ("89I6I234567", "**I*I****67"),
+    ("8 999 xxx-xx-xx", "* *99 xxx-xx-xx"),  # letters are not keypad digits here
+    ("нет телефона", "нет телефона"),
+    ("", ""),
+    (None, None),
+])
+def test_mask_phone(raw: str | None, shown: str | None) -> None:
+    assert mask_phone(raw) == shown
+
+
+def test_mask_text_hides_phones_keeps_dates_and_ids() -> None:
+    raw = "+7 999 123 45 67 89 01 23"
+    detail = (f"F1_1000234: phone {raw!r} is too long (17 digits); PlanEnd 21.11.2026 10:00, "
+              "added 2026-11-21T06:00:00+03:00, reception 1234567, also 8 (916) 123-45-67")
+    masked = mask_text(detail, [raw])
+    assert "F1_1000234" in masked and "21.11.2026 10:00" in masked
+    assert "2026-11-21T06:00:00+03:00" in masked and "reception 1234567" in masked
+    assert "'+* *** *** ** ** ** ** 23'" in masked and "+7 916 ***-**-67" in masked
+    assert "9991234567" not in digits(masked) and "9161234567" not in digits(masked)
+    # A value the phone rules shorten or clean for messages is still found and masked.
+    odd = "8\u00a0916\u00a0123\u00a045\u00a067"
+    assert mask_text("phone '8 916 123 45 67' is bad", [odd]) == "phone '+7 916 ***-**-67' is bad"
+    assert mask_text(None) is None
+    assert full_phones("call +7 999 123-45-67") and not full_phones(mask_text("+7 999 123-45-67"))
+
+
+def test_links_into_the_airflow_ui() -> None:
+    links = Links("/")
+    assert links.run(PIPE, RUN) == f"/dags/{PIPE}/runs/{RUN}"
+    assert links.task_log(PIPE, RUN, "transform") == f"/dags/{PIPE}/runs/{RUN}/tasks/transform"
+    assert links.task_log(PIPE, RUN, "add_comments", 3).endswith("/tasks/add_comments/mapped/3")
+    assert links.task_log(PIPE, RUN, "t", -1).endswith("/tasks/t")  # -1: not mapped
+    assert Links("/airflow").run(PIPE, "a b#c") == f"/airflow/dags/{PIPE}/runs/a%20b%23c"
+
+
+# --- the read model on real state ------------------------------------------------------------
+
+def summary(run_id: str, *, dry_run: bool = False, **counts: int) -> dict:
+    return {"dag_id": PIPE, "run_id": run_id, "dry_run": dry_run,
+            "window": {"start": "2026-11-21T00:00:00+03:00", "end": "2026-11-22T00:00:00+03:00",
+                       "source": "manual"},
+            "counts": {"extracted": 10, "records": 7, "rejected": 3, **counts},
+            "rejected_by_reason": {"no_name": 1, "phone_too_long": 2},
+            "errors": [{"ident_id": "F1_7", "reception_id": 7, "step": "contact",
+                        "code": "ERROR_CORE", "description": "bad PHONE +79161234567"}],
+            "http": {"http_requests": 4, "commands": 21}, "elapsed_s": 3.2}
+
+
+@pytest.fixture
+def filled(state: SyncState) -> SyncState:
+    state.store.record_run(PIPE, "manual__old", summary("manual__old", deals_created=5))
+    state.store.record_run(PIPE, RUN, summary(RUN, deals_created=2, deals_updated=3,
+                                              deals_unchanged=1, deals_failed=1))
+    state.store.record_run(SyncConfig.pipeline_id(2), "other", summary("other"))
+    too_long = "+7 999 123 45 67 89 01 23"
+    rejections = [
+        Rejection(11, "F1_11", "phone_too_long", f"F1_11: patient 5: phone {too_long!r} is too "
+                                                   "long (17 digits)"),
+        Rejection(12, "F1_12", "phone_too_long", "F1_12: patient 6: phone '+7 916 765 43 21 "
+                                                   "00 00 00' is too long (17 digits)"),
+        Rejection(13, "F1_13", "no_name", "F1_13: the patient has no name"),
+    ]
+    sources = {11: {"mobile_phone": too_long}, 12: {"mobile_phone": "+7 916 765 43 21 00 00 00"},
+               13: {"mobile_phone": "+7 999 765-43-21"}}
+    state.store.record_rejections(PIPE, RUN, rejections, sources)
+    state.queue.fail(PIPE, RUN, [Refused("F1_20", 20, "contact", "ERROR_CORE",
+                                         "Bitrix24 refused phone 8 999 111-22-33")],
+                     base_minutes=15, max_attempts=8, task_id="upsert_contacts_deals",
+                     map_index=2)
+    state.queue.fail(PIPE, RUN, [Refused("F1_21", 21, "comment", "ACCESS_DENIED", "no rights")],
+                     base_minutes=15, max_attempts=1, task_id="add_comments", map_index=0)
+    return state
+
+
+def test_pipeline_health_shows_runs_rejections_and_queue(filled: SyncState) -> None:
+    h = pipeline_health(filled, PIPE, links=Links("/"), branch_id=1, branch_name="Центр",
+                        tz=MSK)
+    assert [r["run_id"] for r in h["runs"]] == [RUN, "manual__old"]  # newest first
+    run = h["runs"][0]
+    assert run["counts"]["deals_created"] == 2 and run["counts"]["deals_failed"] == 1
+    assert run["counts"]["contacts_created"] == 0  # every count key, even absent ones
+    assert run["http_requests"] == 4 and run["dry_run"] is False
+    assert run["window"]["source"] == "manual"
+    assert run["run_url"] == f"/dags/{PIPE}/runs/{RUN}"
+    assert run["log_url"] == f"/dags/{PIPE}/runs/{RUN}/tasks/run_summary"
+    assert run["errors"][0]["description"] == "bad PHONE +7 916 ***-**-67"
+    assert run["recorded_at"].endswith("+03:00")  # clinic time
+
+    groups = h["rejections"]["by_reason"]
+    assert h["rejections"]["total"] == 3
+    assert [(g["reason"], g["count"]) for g in groups] == [("phone_too_long", 2), ("no_name", 1)]
+    rec = {r["ident_id"]: r for g in groups for r in g["records"]}
+    assert rec["F1_11"]["phone"] == "+* *** *** ** ** ** ** 23"
+    assert rec["F1_13"]["phone"] == "+7 999 ***-**-21"
+    assert "'+* *** *** ** ** ** ** 23'" in rec["F1_11"]["detail"]
+    assert rec["F1_11"]["log_url"] == f"/dags/{PIPE}/runs/{RUN}/tasks/transform"
+    assert rec["F1_11"]["run_url"] == f"/dags/{PIPE}/runs/{RUN}"
+    assert rec["F1_11"]["times_seen"] == 1 and rec["F1_11"]["first_seen"]
+
+    queued, dead = h["queue"]["queued"], h["queue"]["dead"]
+    assert [e["ident_id"] for e in queued] == ["F1_20"]
+    assert [e["ident_id"] for e in dead] == ["F1_21"]
+    assert queued[0]["attempts"] == 1 and queued[0]["next_attempt_at"]
+    assert queued[0]["description"] == "Bitrix24 refused phone +7 999 ***-**-33"
+    assert queued[0]["log_url"].endswith("/tasks/upsert_contacts_deals/mapped/2")
+    assert dead[0]["log_url"].endswith("/tasks/add_comments/mapped/0")
+
+    text = json.dumps(h, ensure_ascii=False)
+    assert full_phones(text) == []
+    assert "+7 999 123 45 67" not in text and "765 43 21" not in text
+
+
+def test_health_report_per_branch_and_access(filled: SyncState) -> None:
+    cfg = SyncConfig.from_dict({"branches": [{"id": 1, "name": "Центр"},
+                                             {"id": 2, "name": "Север"}],
+                                "start_date": str(date(2026, 1, 1))})
+    report = health_report(cfg, filled, links=Links("/x/"))
+    assert [p["pipeline"] for p in report["pipelines"]] == [PIPE, SyncConfig.pipeline_id(2)]
+    assert report["pipelines"][1]["rejections"]["total"] == 0
+    assert report["pipelines"][0]["runs"][0]["run_url"].startswith("/x/dags/")
+    only_2 = health_report(cfg, filled, links=Links("/"),
+                           can_read=lambda p: p == SyncConfig.pipeline_id(2))
+    assert [p["branch_id"] for p in only_2["pipelines"]] == [2]
+
+    html = render(report)
+    assert "+* *** *** ** ** ** ** 23" in html and "+7 999 ***-**-21" in html
+    assert f'href="/x/dags/{PIPE}/runs/{RUN}/tasks/transform"' in html
+    assert "data-airflow" in html and "phone_too_long" in html
+    assert full_phones(html) == [] and "+7 999 123 45 67" not in html
+
+
+def test_html_is_escaped(state: SyncState) -> None:
+    state.store.record_rejections(PIPE, RUN, [
+        Rejection(1, "F1_1", "no_name", "F1_1: <script>alert('x')</script>")], {})
+    html = render(health_report(
+        SyncConfig.from_dict({"branches": [{"id": 1, "name": "<b>Центр</b>"}]}), state,
+        links=Links("/")))
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    assert "<b>Центр" not in html
+
+
+def test_fresh_database_shows_nothing_and_creates_nothing(pg_dsn: str) -> None:
+    st = SyncState(pg_dsn)  # no ensure_schema: no run has happened yet
+    h = pipeline_health(st, PIPE, links=Links("/"))
+    assert h["runs"] == [] and h["rejections"]["total"] == 0
+    assert h["queue"] == {"queued": [], "dead": []}
+    import psycopg2
+
+    with psycopg2.connect(pg_dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()")
+        assert cur.fetchone()[0] == 0
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_the_app_refuses_requests_without_an_airflow_login() -> None:
+    """Airflow mounts plugin apps without its auth: the app checks the login itself."""
+    from fastapi.testclient import TestClient
+
+    from identsync.ui.app import create_app
+
+    client = TestClient(create_app())
+    for path in ("/health", "/health.json"):
+        answer = client.get(path)
+        assert answer.status_code == 401 and answer.json() == {"detail": "Not authenticated"}
+    assert client.get("/", follow_redirects=False).headers["location"].endswith("/health")
