@@ -27,7 +27,7 @@ from datetime import datetime, time, timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-from identsync.dag import tasks
+from identsync.dag import alerts, tasks
 from identsync.settings import load_config
 
 CONFIG = load_config()  # a bad key fails the import with a message naming it
@@ -37,9 +37,13 @@ DRY_RUN = Param(False, type="boolean", title="Dry run",
 
 
 def default_args(cfg):
-    return {"owner": "identsync", "retries": cfg.retries,
+    args = {"owner": "identsync", "retries": cfg.retries,
             "retry_delay": timedelta(seconds=cfg.retry_delay_seconds),
             "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=10)}
+    failure_alert = alerts.on_failure(cfg.alerts)  # None unless configured
+    if failure_alert is not None:
+        args["on_failure_callback"] = failure_alert
+    return args
 
 
 def start_date(cfg):

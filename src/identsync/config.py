@@ -97,6 +97,7 @@ class Alerts(_Model):
     notifier: Literal["smtp", "slack"] | None = Field(
         None, description="smtp (Airflow's SMTP provider) or slack; null: no alerts")
     to: tuple[Text, ...] = Field((), description="smtp: recipient addresses")
+    from_email: str | None = Field(None, description="smtp: sender (default: the connection's)")
     smtp_conn_id: ConnId = "smtp_default"
     slack_conn_id: ConnId = "slack_api_default"
     slack_channel: str | None = None

@@ -183,6 +183,14 @@ def run_summary(extracted: dict[str, Any], chunks: list[dict[str, Any]],
     out = finish_run(state, summary, Window.from_dict(extracted["window"]), synced_ids(upserts),
                      full_check=extracted["full_check"],
                      started=datetime.fromisoformat(extracted["started"]))
+    if out["counts"]["queue_dead"]:
+        from identsync.dag import alerts
+
+        dead = [e for e in state.queue.entries(summary.pipeline, ("dead",))
+                if e["run_id"] == summary.run_id]
+        log.error("%d records died in the retry queue in this run: %s", len(dead),
+                  [e["ident_id"] for e in dead[:20]])
+        alerts.dead_records(cfg.alerts, ctx, summary.pipeline, summary.run_id, dead)
     if dry_run:  # a dry run leaves nothing behind, not even its staged rows
         for suffix in ("", "#raw", "#prepared", "#window"):
             state.store.delete_run(key + suffix)
