@@ -1,63 +1,45 @@
-"""Airflow Connections -> what the engine needs: an IDENT SQLAlchemy engine, a state DSN.
+"""Airflow Connections -> what the sync needs: an IDENT SQLAlchemy engine, a state DSN.
 
-IDENT runs on Microsoft SQL Server in production (conn_type ``mssql``, driver pymssql);
-the demo and the tests use SQLite or PostgreSQL. Any connection may instead carry a full
-SQLAlchemy URL in ``extra.sqlalchemy_url``. Errors name the connection id, never a password.
+Both go through Airflow's own providers, so operators manage every secret as a connection:
+IDENT on Microsoft SQL Server through ``MsSqlHook`` (conn_type ``mssql``, driver pymssql;
+extras such as ``tds_version`` pass to the driver), the sync state through ``PostgresHook``.
+The demo and the tests read IDENT from SQLite (conn_type ``sqlite``, the file in ``host``) or
+PostgreSQL. Errors name the connection id, never a password.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
-from sqlalchemy.engine import URL
 
 from identsync.errors import ConnectionConfigError
 
-_DRIVERS = {
-    "mssql": "mssql+pymssql",
-    "postgres": "postgresql+psycopg2",
-    "postgresql": "postgresql+psycopg2",
-}
-
-
-
-def _get_connection(conn_id: str) -> Any:
-    from airflow.sdk import BaseHook
-
-    return BaseHook.get_connection(conn_id)
-
-
-def sqlalchemy_url(conn: Any, conn_id: str) -> URL | str:
-    extra = conn.extra_dejson or {}
-    if extra.get("sqlalchemy_url"):
-        return str(extra["sqlalchemy_url"])
-    ctype = (conn.conn_type or "").lower()
-    if ctype == "sqlite":
-        if not conn.host:
-            raise ConnectionConfigError(f"connection {conn_id!r}: sqlite needs the file path "
-                                        "in host")
-        return f"sqlite:///{conn.host}"
-    if ctype not in _DRIVERS:
-        raise ConnectionConfigError(
-            f"connection {conn_id!r}: conn_type {ctype!r} is not supported for IDENT; use "
-            "mssql, postgres or sqlite, or put a SQLAlchemy URL in extra.sqlalchemy_url")
-    query = {}
-    if ctype == "mssql":
-        query["charset"] = "utf8"
-    for key in ("tds_version", "sslmode"):
-        if extra.get(key):
-            query[key] = str(extra[key])
-    return URL.create(_DRIVERS[ctype], username=conn.login or None,
-                      password=conn.password or None, host=conn.host or None,
-                      port=int(conn.port) if conn.port else None,
-                      database=conn.schema or None, query=query)
+ENGINE_KWARGS = {"pool_pre_ping": True}
 
 
 def ident_engine(conn_id: str) -> sa.Engine:
     """A SQLAlchemy engine for the IDENT database behind an Airflow connection."""
-    return sa.create_engine(sqlalchemy_url(_get_connection(conn_id), conn_id),
-                            pool_pre_ping=True)
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    ctype = (conn.conn_type or "").lower()
+    if ctype == "mssql":
+        from airflow.providers.microsoft.mssql.hooks.mssql import MsSqlHook
+
+        return MsSqlHook(mssql_conn_id=conn_id).get_sqlalchemy_engine(
+            engine_kwargs=dict(ENGINE_KWARGS))
+    if ctype in ("postgres", "postgresql"):
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        return PostgresHook(postgres_conn_id=conn_id).get_sqlalchemy_engine(
+            engine_kwargs=dict(ENGINE_KWARGS))
+    if ctype == "sqlite":
+        if not conn.host:
+            raise ConnectionConfigError(f"connection {conn_id!r}: sqlite needs the file path "
+                                        "in host")
+        return sa.create_engine(f"sqlite:///{conn.host}", **ENGINE_KWARGS)
+    raise ConnectionConfigError(
+        f"connection {conn_id!r}: conn_type {ctype!r} is not supported for IDENT; use mssql "
+        "(production), or postgres / sqlite (demo, tests)")
 
 
 # libpq parameters an operator may put in the connection's extra (PostgresHook passes extras
