@@ -126,15 +126,19 @@ class SyncConfig(_Model):
     portal_plan: Literal["standard", "enterprise"] = Field(
         "standard", description="used when the Bitrix24 connection names no plan")
     category_id: int = Field(0, ge=0, description="deal pipeline; stages get C<n>: outside 0")
-    currency: Text = "RUB"
-    contact_type: Text = "CLIENT"
-    phone_value_type: Text = "MOBILE"
-    ident_conn_id: ConnId = "ident_db"
-    bitrix24_conn_id: ConnId = "bitrix24_default"
-    state_conn_id: ConnId = "identsync_state"
+    currency: Text = Field("RUB", description="deal currency (CURRENCY_ID)")
+    contact_type: Text = Field("CLIENT", description="TYPE_ID of new contacts")
+    phone_value_type: Text = Field("MOBILE", description="VALUE_TYPE of phones we add")
+    ident_conn_id: ConnId = Field("ident_db", description="Airflow connection of IDENT "
+                                                          "(mssql; sqlite/postgres for demos)")
+    bitrix24_conn_id: ConnId = Field("bitrix24_default",
+                                     description="Airflow connection of the portal (bitrix24)")
+    state_conn_id: ConnId = Field("identsync_state",
+                                  description="Airflow connection of the state (postgres)")
     pool: ConnId = Field("bitrix24", description="Airflow pool of every Bitrix24 task")
     retries: int = Field(3, ge=0, le=20, description="Airflow task retries")
-    retry_delay_seconds: int = Field(30, ge=0, le=3600)
+    retry_delay_seconds: int = Field(30, ge=0, le=3600, description="first retry delay; "
+                                     "exponential backoff, capped at 10 min")
     write_settle_seconds: int = Field(
         65, ge=0, le=600, description="after a lost write answer, wait this long before "
                                       "looking again (a request may run for 60 s)")
@@ -157,19 +161,29 @@ class SyncConfig(_Model):
         "0 3 * * *", description="cron of the check for receptions deleted in IDENT")
     deleted_stage: Text | None = Field(
         None, description="stage for deals whose reception was deleted (null: only list them)")
-    deal_fields: dict[str, str] = Field(default_factory=lambda: {
+    deal_fields: dict[str, str] = Field(description=(
+        "logical field -> portal UF_CRM_* code: " + ", ".join(DEAL_FIELD_KEYS)
+        + "; ident_id is required"), default_factory=lambda: {
         "ident_id": "UF_CRM_IDENT_ID", "start": "UF_CRM_IDENT_START",
         "end": "UF_CRM_IDENT_END", "doctor": "UF_CRM_IDENT_DOCTOR",
         "services": "UF_CRM_IDENT_SERVICES", "status": "UF_CRM_IDENT_STATUS",
         "card_number": "UF_CRM_IDENT_CARD", "guardian": "UF_CRM_IDENT_GUARDIAN"})
-    contact_fields: dict[str, str] = Field(default_factory=lambda: {
+    contact_fields: dict[str, str] = Field(description=(
+        "logical field -> UF_CRM_* code: " + ", ".join(CONTACT_FIELD_KEYS)),
+        default_factory=lambda: {
         "card_number": "UF_CRM_IDENT_CARD", "guardian": "UF_CRM_IDENT_GUARDIAN"})
-    stage_map: dict[str, str] = Field(default_factory=lambda: {
+    stage_map: dict[str, str] = Field(description=(
+        "IDENT status -> stage id, for every status: " + ", ".join(STATUSES)),
+        default_factory=lambda: {
         "planned": "NEW", "arrived": "PREPARATION", "in_progress": "EXECUTING",
         "finished": "EXECUTING", "bill_issued": "WON", "cancelled": "LOSE"})
-    final_stages: tuple[Text, ...] = ("WON", "LOSE")
-    protected_stages: tuple[Text, ...] = ()
-    alerts: Alerts = Field(default_factory=Alerts)
+    final_stages: tuple[Text, ...] = Field(
+        ("WON", "LOSE"), description="never reopened (stages the portal marks final are added)")
+    protected_stages: tuple[Text, ...] = Field(
+        (), description="managers move these by hand: never overwritten")
+    alerts: Alerts = Field(default_factory=Alerts, description=(
+        "{notifier: smtp|slack|null, to, from_email, smtp_conn_id, slack_conn_id, "
+        "slack_channel, on_dead_records}: failed tasks and dead records; off by default"))
 
     # -- validation --------------------------------------------------------------------------
     @field_validator("timezone")
