@@ -86,7 +86,8 @@ def build_sync(branch_id: int, branch_name: str):
                        map_index_template=CHUNK_LABEL).expand(looked=lookups)
         comments = task(tasks.add_comments, pool=cfg.pool,
                         map_index_template=CHUNK_LABEL).expand(upserted=upserts)
-        task(tasks.run_summary, trigger_rule="none_failed")(
+        # Skipped when the whole run is (a backfill run whose block another run syncs).
+        task(tasks.run_summary, trigger_rule="none_failed_min_one_success")(
             extracted, chunks, lookups, upserts, comments)
 
     return sync()

@@ -123,6 +123,9 @@ class SyncConfig(_Model):
         7, ge=1, le=366, description="a scheduled run after an outage syncs at most this far "
                                      "back (the rest is named in a warning: backfill it)")
     chunk_size: int = Field(50, ge=20, le=50, description="records per chunk (20..50)")
+    backfill_block_hours: int = Field(
+        24, ge=1, le=24 * 31, description="a backfill syncs blocks of this many hours: the "
+                                          "first run in a block syncs it, the others skip")
     portal_plan: Literal["standard", "enterprise"] = Field(
         "standard", description="used when the Bitrix24 connection names no plan")
     category_id: int = Field(0, ge=0, description="deal pipeline; stages get C<n>: outside 0")

@@ -1,7 +1,8 @@
 """Where the sync configuration file is, for the DAG file and its tasks alike.
 
-``$IDENTSYNC_CONFIG`` wins; otherwise ``dags/identsync.json`` next to the DAGs (the repository
-layout and the docker-compose layout both keep plugins/ and dags/ side by side).
+``$IDENTSYNC_CONFIG`` wins; otherwise ``identsync.json`` in Airflow's DAGs folder (next to the
+DAG file, where deployments put it); otherwise the repository's ``dags/identsync.json`` (an
+editable install run from a checkout).
 """
 
 from __future__ import annotations
@@ -12,11 +13,28 @@ from pathlib import Path
 
 from identsync.config import SyncConfig
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "dags" / "identsync.json"
+FILE_NAME = "identsync.json"
+REPO_DEFAULT = Path(__file__).resolve().parents[2] / "dags" / FILE_NAME
+
+
+def _dags_folder() -> Path | None:
+    folder = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER")
+    if not folder:
+        try:
+            from airflow.sdk.configuration import conf
+        except ImportError:  # tools and tests without Airflow
+            return None
+        folder = conf.get("core", "dags_folder", fallback=None)
+    return Path(folder) if folder else None
 
 
 def config_path() -> Path:
-    return Path(os.environ.get("IDENTSYNC_CONFIG") or DEFAULT_PATH)
+    if os.environ.get("IDENTSYNC_CONFIG"):
+        return Path(os.environ["IDENTSYNC_CONFIG"])
+    folder = _dags_folder()
+    if folder is not None and (folder / FILE_NAME).exists():
+        return folder / FILE_NAME
+    return REPO_DEFAULT
 
 
 @lru_cache(maxsize=4)

@@ -218,3 +218,15 @@ def test_run_summaries(store):
     assert [r["run_id"] for r in runs] == ["r3", "r2", "r1"]
     assert runs[1]["summary"] == {"created": 20, "failed": 0}
     assert [r["run_id"] for r in store.last_runs(PIPE, 2)] == ["r3", "r2"]
+
+
+def test_a_backfill_block_has_one_owner_per_round_of_runs(pg_dsn):
+    state = SyncState(pg_dsn)
+    state.ensure_schema()
+    start = datetime(2026, 11, 19, 21, 0, tzinfo=timezone.utc)
+    end = start + timedelta(days=1)
+    assert state.blocks.claim(PIPE, start, end, 0, "backfill__a") == "backfill__a"
+    assert state.blocks.claim(PIPE, start, end, 0, "backfill__b") == "backfill__a"
+    # A cleared run (clear_number 1) does not trust the earlier round's claim.
+    assert state.blocks.claim(PIPE, start, end, 1, "backfill__b") == "backfill__b"
+    assert state.blocks.claim("other", start, end, 0, "backfill__c") == "backfill__c"

@@ -110,3 +110,20 @@ def test_only_scheduled_and_backfill_runs_use_their_interval():
     assert interval_applies("scheduled") and interval_applies("backfill")
     assert not interval_applies(DagRunType.MANUAL) and not interval_applies("manual")
     assert not interval_applies(DagRunType.ASSET_TRIGGERED)
+
+
+def test_backfill_blocks_are_aligned_to_the_clinics_midnight_and_tile():
+    from identsync.sync.window import backfill_block
+
+    # 2026-11-20 05:30 UTC is 08:30 in Moscow: the day block is that Moscow day.
+    start, end = backfill_block(datetime(2026, 11, 20, 5, 30, tzinfo=timezone.utc), 24, TZ)
+    assert (start, end) == (datetime(2026, 11, 19, 21, 0, tzinfo=timezone.utc),
+                            datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc))
+    # Every half-hour interval of that day falls in the same block; the next day in the next.
+    for minutes in range(0, 24 * 60, 30):
+        t = datetime(2026, 11, 19, 21, 0, tzinfo=timezone.utc) + timedelta(minutes=minutes)
+        assert backfill_block(t, 24, TZ) == (start, end)
+    assert backfill_block(end, 24, TZ)[0] == end
+    six = backfill_block(datetime(2026, 11, 20, 5, 30, tzinfo=timezone.utc), 6, TZ)
+    assert six == (datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc),
+                   datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc))

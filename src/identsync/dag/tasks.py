@@ -38,23 +38,45 @@ def _chunk(ref: dict[str, Any]):
 
 
 def _window(ctx: dict[str, Any], cfg: Any, state: Any, key: str):
-    """The run's window: resolved once, then the same on every try and after a clear."""
-    from identsync.sync.window import Window, interval_applies, resolve_window
+    """The run's window: resolved once, then the same on every try and after a clear.
+
+    A backfill run syncs its whole block (``backfill_block_hours``) if it is the first of its
+    backfill there, and is skipped otherwise: one cheap task instance instead of a dozen.
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from identsync.sync.window import (
+        Window,
+        backfill_block,
+        interval_applies,
+        resolve_window,
+        run_kind,
+    )
 
     try:
         return Window.from_dict(state.store.get_chunk(key + "#window", 0)[0])
     except KeyError:
         pass
     params = ctx.get("params") or {}
-    run_type = ctx["dag_run"].run_type
-    use_interval = interval_applies(run_type)
+    dag_run = ctx["dag_run"]
+    use_interval = interval_applies(dag_run.run_type)
+    now = datetime.now(timezone.utc)
     window = resolve_window(
-        tz=cfg.tz, now=datetime.now(timezone.utc), overlap=timedelta(minutes=cfg.overlap_minutes),
-        run_type=run_type, max_lookback=timedelta(days=cfg.max_lookback_days),
+        tz=cfg.tz, now=now, overlap=timedelta(minutes=cfg.overlap_minutes),
+        run_type=dag_run.run_type, max_lookback=timedelta(days=cfg.max_lookback_days),
         interval_start=ctx.get("data_interval_start") if use_interval else None,
         interval_end=ctx.get("data_interval_end") if use_interval else None,
         date_from=params.get("date_from"), date_to=params.get("date_to"),
         watermark=state.store.get_watermark(rt.pipeline(ctx)))
+    if run_kind(dag_run.run_type) == "backfill" and window.source == "backfill":
+        start, end = backfill_block(window.start, cfg.backfill_block_hours, cfg.tz)
+        owner = state.blocks.claim(rt.pipeline(ctx), start, end,
+                                   int(getattr(dag_run, "clear_number", 0) or 0), ctx["run_id"])
+        if owner != ctx["run_id"]:
+            raise AirflowSkipException(
+                f"this backfill's run {owner} syncs the whole block {start} .. {end} UTC, "
+                f"which holds this run's interval: nothing left to do here")
+        window = Window(start, min(end, now), "backfill")
     state.store.put_chunks(key + "#window", [[window.to_dict()]])
     return window
 

@@ -4,12 +4,14 @@
 ``store`` (watermarks, rejections, staged chunks, run summaries), ``guard`` (phone locks
 between concurrent runs), ``ledger`` (exactly-once timeline comments), ``queue`` (records the
 portal refused, retried by later runs), ``fingerprints`` (what was last written, so
-unchanged records skip the lookup), ``ratelimit`` (the portal's leaky bucket, shared by every
+unchanged records skip the lookup), ``blocks`` (backfill blocks already claimed),
+``ratelimit`` (the portal's leaky bucket, shared by every
 task process).
 """
 
 from __future__ import annotations
 
+from identsync.state.coverage import BackfillBlocks
 from identsync.state.fingerprints import Fingerprints
 from identsync.state.guard import PhoneGuard
 from identsync.state.ledger import CommentLedger
@@ -31,10 +33,12 @@ class SyncState:
         self.ledger = CommentLedger(dsn)
         self.queue = RetryQueue(dsn)
         self.fingerprints = Fingerprints(dsn)
+        self.blocks = BackfillBlocks(dsn)
 
     def ensure_schema(self) -> None:
         """Create every table once (a run does it in its first task, not in every chunk)."""
-        for part in (self.store, self.guard, self.ledger, self.queue, self.fingerprints):
+        for part in (self.store, self.guard, self.ledger, self.queue, self.fingerprints,
+                     self.blocks):
             part.ensure_schema()
         ensure_rate_limit_schema(self.dsn)
 
@@ -44,8 +48,9 @@ class SyncState:
         from datetime import datetime, timedelta, timezone
 
         out = self.store.purge_older_than(retention_days)
-        out["identsync_retry_queue"] = self.queue.purge_resolved(
-            datetime.now(timezone.utc) - timedelta(days=retention_days))
+        cutoff = datetime.now(timezone.utc) - timedelta(days=retention_days)
+        out["identsync_retry_queue"] = self.queue.purge_resolved(cutoff)
+        out["identsync_backfill_blocks"] = self.blocks.purge_older_than(cutoff)
         return {k: v for k, v in out.items() if v}
 
     def __repr__(self) -> str:  # the DSN may carry a password

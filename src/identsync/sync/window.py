@@ -7,7 +7,9 @@ Kinds of run (facts of Airflow 3.3) and their windows, half-open ``[start, end)`
   down, the DAG paused, or a run failed and was never cleared are therefore synced by the
   next scheduled run. The look-back is bounded (``max_lookback``): a longer gap is clamped
   and the unsynced span is named (``Window.unsynced_from``) so the operator can backfill it;
-* **backfill**: exactly its data interval (no overlap, no watermark): backfill windows tile;
+* **backfill**: its data interval's block (``backfill_block_hours``, aligned to the clinic's
+  midnight): the first run of a backfill in a block syncs the whole block, the others skip
+  (no overlap, no watermark; backfill blocks tile);
 * **manual with date_from/date_to** (the trigger form): exactly that range;
 * **manual without dates**: from the watermark (minus the overlap) until now, bounded the
   same way; the very first run of a pipeline looks back one day.
@@ -97,6 +99,23 @@ def parse_param_time(value: Any, tz: ZoneInfo, *, name: str, end_of_day: bool) -
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=tz)
     return dt.astimezone(timezone.utc)
+
+
+BLOCK_EPOCH = date(2000, 1, 3)  # a Monday: blocks of whole days or weeks start at midnight
+
+
+def backfill_block(interval_start: datetime, hours: int, tz: ZoneInfo
+                   ) -> tuple[datetime, datetime]:
+    """The block of ``hours`` (aligned to the clinic's midnight) holding ``interval_start``.
+
+    A backfill syncs whole blocks: the first of its runs in a block syncs the block, the
+    others skip (see ``state.coverage``).
+    """
+    local = interval_start.astimezone(tz)
+    base = datetime.combine(BLOCK_EPOCH, time(), tz)
+    size = timedelta(hours=hours)
+    start = base + ((local.replace(tzinfo=None) - base.replace(tzinfo=None)) // size) * size
+    return start.astimezone(timezone.utc), (start + size).astimezone(timezone.utc)
 
 
 def _bounded(start: datetime, end: datetime, source: str, max_lookback: timedelta) -> Window:
