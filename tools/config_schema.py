@@ -52,7 +52,7 @@ def table() -> str:
             meaning = ("`[{\"id\": 1, \"name\": \"...\"}]`: IDENT `OwnCompanies.ID`, one DAG "
                        "each; a branch may set its own " + ", ".join(f"`{k}`" for k in
                                                                    BRANCH_OVERRIDES))
-        rows.append(f"| `{name}` | {_default(name, field)} | {meaning} |")
+        rows.append(f"| `{name}` | {_default(name, field)} | {meaning.replace('|', '\\|')} |")
     return "\n".join(rows)
 
 
