@@ -52,7 +52,8 @@ def table() -> str:
             meaning = ("`[{\"id\": 1, \"name\": \"...\"}]`: IDENT `OwnCompanies.ID`, one DAG "
                        "each; a branch may set its own " + ", ".join(f"`{k}`" for k in
                                                                    BRANCH_OVERRIDES))
-        rows.append(f"| `{name}` | {_default(name, field)} | {meaning.replace('|', '\\|')} |")
+        meaning = meaning.replace("|", "\\|")  # a pipe would end the table cell
+        rows.append(f"| `{name}` | {_default(name, field)} | {meaning} |")
     return "\n".join(rows)
 
 
