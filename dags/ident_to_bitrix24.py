@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_parsing_context, task
 
 from identsync.dag import alerts, tasks
 from identsync.settings import load_config
@@ -115,6 +115,11 @@ def build_deleted(branch_id: int, branch_name: str):
     return deleted()
 
 
+# A task process parses this file to run one task of one DAG: build only that DAG (the
+# scheduler and the DAG processor, which need them all, get no dag_id here).
+_WANTED = get_parsing_context().dag_id
 for _branch in CONFIG.branches:
-    globals()[CONFIG.pipeline_id(_branch.id)] = build_sync(_branch.id, _branch.name)
-    globals()[CONFIG.deleted_pipeline_id(_branch.id)] = build_deleted(_branch.id, _branch.name)
+    for _dag_id, _build in ((CONFIG.pipeline_id(_branch.id), build_sync),
+                            (CONFIG.deleted_pipeline_id(_branch.id), build_deleted)):
+        if _WANTED in (None, _dag_id):
+            globals()[_dag_id] = _build(_branch.id, _branch.name)

@@ -37,8 +37,13 @@ def test_mssql_connection_gives_a_pymssql_engine_through_mssqlhook(monkeypatch):
 
 def test_postgres_ident_is_read_through_postgreshook(monkeypatch, pg_dsn):
     conn = pgserver.airflow_connection(pg_dsn)
+    # PostgresHook's engine takes URL query parameters from extra.sqlalchemy_query.
+    conn["extra"] = {"sqlalchemy_query": conn.pop("extra")}
     use(monkeypatch, "ident_db", conn)
     engine = ident_engine("ident_db")
+    with engine.connect() as c:  # the test's own schema, not public
+        assert c.exec_driver_sql("SELECT current_schema()").scalar() == \
+            pg_dsn.rsplit("%3D", 1)[-1]
     create_schema(engine)
     generate_clinic(engine, seed=2, receptions=30, patients=15, start=date(2026, 11, 20),
                     days=1, now=datetime(2026, 11, 21, 12, 0))

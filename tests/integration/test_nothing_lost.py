@@ -124,7 +124,7 @@ def test_tries_are_bounded_then_the_record_is_dead_with_its_reason(clinic, clien
 
 def test_retries_are_spaced_exponentially(clinic, client, state, emulator):
     cfg = config(retry_base_minutes=15)
-    refuse(emulator, method="crm.deal.add", field=cfg.ident_id_field, value="F1_3")
+    refuse(emulator, method="crm.deal.add", field=cfg.ident_id_field, value="F1_4")
     sync_window(clinic, client, state, cfg, *DAY1, branch_id=1)
     again = sync_window(clinic, client, state, cfg, *LATER, branch_id=1)
     assert again.counts["queue_retried"] == 0  # not due for 15 minutes

@@ -205,11 +205,14 @@ def generate_clinic(
              "MobilePhone": p.phone} for p in people
         ])
         first_day = datetime.combine(start, time(0, 0))
+        # A card is last edited at the patient's first visit, long before these days: only
+        # advance_day and the tests edit cards inside the generated period.
+        first_visits = [first_day - timedelta(days=rng.randint(0, 2000)) for _ in people]
         insert_rows(conn, s.Patients, [
             {"ID_Persons": p.id, "CardNumber": p.card, "ParentSNP": p.guardian,
-             "Comment": None, "FirstVisit": first_day - timedelta(days=rng.randint(0, 2000)),
-             "PatientNumber": p.card, "Status": 0, "DateTimeChanged": first_day}
-            for p in people
+             "Comment": None, "FirstVisit": visit, "PatientNumber": p.card, "Status": 0,
+             "DateTimeChanged": visit}
+            for p, visit in zip(people, first_visits)
         ])
         weights = [p.weight for p in people]
         rec_rows, order_rows, line_rows = [], [], []
