@@ -124,6 +124,9 @@ def test_backfill_blocks_are_aligned_to_the_clinics_midnight_and_tile():
         t = datetime(2026, 11, 19, 21, 0, tzinfo=timezone.utc) + timedelta(minutes=minutes)
         assert backfill_block(t, 24, TZ) == (start, end)
     assert backfill_block(end, 24, TZ)[0] == end
+    import pendulum  # what Airflow hands the task
+
+    assert backfill_block(pendulum.datetime(2026, 11, 20, 5, 30), 24, TZ) == (start, end)
     six = backfill_block(datetime(2026, 11, 20, 5, 30, tzinfo=timezone.utc), 6, TZ)
     assert six == (datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc),
                    datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc))

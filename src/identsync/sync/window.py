@@ -111,11 +111,15 @@ def backfill_block(interval_start: datetime, hours: int, tz: ZoneInfo
     A backfill syncs whole blocks: the first of its runs in a block syncs the block, the
     others skip (see ``state.coverage``).
     """
-    local = interval_start.astimezone(tz)
-    base = datetime.combine(BLOCK_EPOCH, time(), tz)
-    size = timedelta(hours=hours)
-    start = base + ((local.replace(tzinfo=None) - base.replace(tzinfo=None)) // size) * size
-    return start.astimezone(timezone.utc), (start + size).astimezone(timezone.utc)
+    # Plain arithmetic on wall-clock seconds: Airflow hands pendulum datetimes, whose
+    # differences do not divide by a timedelta.
+    local = datetime.fromtimestamp(interval_start.timestamp(), tz).replace(tzinfo=None)
+    base = datetime.combine(BLOCK_EPOCH, time())
+    size_s = hours * 3600
+    blocks = int((local - base).total_seconds() // size_s)
+    start = (base + timedelta(seconds=blocks * size_s)).replace(tzinfo=tz)
+    return (start.astimezone(timezone.utc),
+            (start + timedelta(seconds=size_s)).astimezone(timezone.utc))
 
 
 def _bounded(start: datetime, end: datetime, source: str, max_lookback: timedelta) -> Window:
