@@ -9,7 +9,7 @@
 set -euo pipefail
 
 : "${IDENTSYNC_POOL:?must name the pool from dags/identsync.json}"
-: "${IDENTSYNC_POOL_SLOTS:?must give the pool size (2 for plan standard)}"
+: "${IDENTSYNC_POOL_SLOTS:?must give the pool size (POOL_SLOTS: 4 for plan standard)}"
 : "${IDENTSYNC_STATE_DB:?must name the sync-state database}"
 
 if [[ -z "${AIRFLOW_UID:-}" ]]; then

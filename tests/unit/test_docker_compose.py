@@ -18,7 +18,14 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from identsync.config import SyncConfig
+from identsync.config import POOL_SLOTS, SyncConfig
+from tools.airflow_stack import (
+    HEARTBEAT_DETECTION_S,
+    HEARTBEAT_TIMEOUT_S,
+    VISIBILITY_TIMEOUT_S,
+    deployment_settings,
+    pool_slots,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yaml"
@@ -269,17 +276,49 @@ def test_state_database_is_created_by_init(env: dict[str, str], services: dict[s
     assert 'CREATE DATABASE "{name}"' in INIT_SCRIPT.read_text(encoding="utf-8")
 
 
-def test_init_creates_the_configured_pool(services: dict[str, Any], cfg: SyncConfig) -> None:
+def portal_plan(env: dict[str, str], cfg: SyncConfig) -> str:
+    """The plan the deployment runs at: the Bitrix24 connection's, else the config's."""
+    return conn(env, cfg.bitrix24_conn_id).get("extra", {}).get("plan") or cfg.portal_plan
+
+
+def test_init_creates_the_configured_pool(services: dict[str, Any], env: dict[str, str],
+                                          cfg: SyncConfig) -> None:
     init = services["airflow-init"]
     init_env = init["environment"]
     assert init_env["IDENTSYNC_POOL"] == cfg.pool
-    assert int(init_env["IDENTSYNC_POOL_SLOTS"]) == (2 if cfg.portal_plan == "standard" else 4)
+    assert int(init_env["IDENTSYNC_POOL_SLOTS"]) == POOL_SLOTS[portal_plan(env, cfg)]
     script = INIT_SCRIPT.read_text(encoding="utf-8")
     assert 'airflow pools set "${IDENTSYNC_POOL}" "${IDENTSYNC_POOL_SLOTS}"' in script
     target = command_args(init)[-1]
     assert mounts(init)[target] == "./tools/compose_init.sh"
     assert init_env["_AIRFLOW_DB_MIGRATE"] == "true"
     assert init_env["_AIRFLOW_WWW_USER_CREATE"] == "true"
+
+
+def test_airflow_settings_are_the_ones_the_celery_tests_run_with(
+    env: dict[str, str], cfg: SyncConfig
+) -> None:
+    """Parallelism, heartbeat timeout, visibility timeout ... exactly as tools/airflow_stack.py
+    sets them for the stack tests/e2e/test_celery.py kills a worker of."""
+    plan = portal_plan(env, cfg)
+    assert plan == cfg.portal_plan, "the connection and the config must name one plan"
+    wanted = deployment_settings(plan, "CeleryExecutor")
+    assert {k: env.get(k) for k in wanted} == wanted
+    assert int(env["AIRFLOW__CORE__PARALLELISM"]) > pool_slots(plan)
+
+
+def test_a_dead_worker_is_noticed_well_within_two_minutes() -> None:
+    # The supervisor heartbeats every [workers] min_heartbeat_interval (default 5 s): at
+    # least three beats must be missed before a live task is declared dead.
+    assert 3 * 5 <= HEARTBEAT_TIMEOUT_S
+    assert HEARTBEAT_TIMEOUT_S + HEARTBEAT_DETECTION_S <= 60
+
+
+def test_visibility_timeout_outlasts_any_task(cfg: SyncConfig) -> None:
+    # A task may wait out write_settle_seconds on each of its tries and then be throttled by
+    # the portal; Redis must not hand its message to a second worker meanwhile.
+    assert VISIBILITY_TIMEOUT_S >= 20 * cfg.write_settle_seconds
+    assert VISIBILITY_TIMEOUT_S < 86400
 
 
 def test_init_script_is_valid_bash() -> None:
