@@ -23,9 +23,17 @@ A second DAG per branch (`..._deleted`) looks for deals whose reception was dele
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_parsing_context, task
+from airflow.sdk import (
+    CronDataIntervalTimetable,
+    Param,
+    dag,
+    get_parsing_context,
+    task,
+    task_group,
+)
 
 from identsync.dag import alerts, tasks
 from identsync.settings import load_config
@@ -80,15 +88,24 @@ def build_sync(branch_id: int, branch_name: str):
     def sync():
         extracted = task(tasks.extract_receptions)(branch_id=branch_id)
         chunks = task(tasks.transform)(extracted)
-        lookups = task(tasks.batch_lookup, pool=cfg.pool,
-                       map_index_template=CHUNK_LABEL).expand(chunk=chunks)
-        upserts = task(tasks.upsert_contacts_deals, pool=cfg.pool,
-                       map_index_template=CHUNK_LABEL).expand(looked=lookups)
-        comments = task(tasks.add_comments, pool=cfg.pool,
-                        map_index_template=CHUNK_LABEL).expand(upserted=upserts)
+        steps: dict[str, Any] = {}
+
+        # A mapped task group: chunk i's upsert starts as soon as chunk i's lookup is done
+        # (and its comments after its upsert), not after every chunk's lookup. The group
+        # adds no prefix, so the tasks keep their names.
+        @task_group(group_id="chunk", prefix_group_id=False)
+        def per_chunk(chunk):
+            steps["lookups"] = task(tasks.batch_lookup, pool=cfg.pool,
+                                    map_index_template=CHUNK_LABEL)(chunk)
+            steps["upserts"] = task(tasks.upsert_contacts_deals, pool=cfg.pool,
+                                    map_index_template=CHUNK_LABEL)(steps["lookups"])
+            return task(tasks.add_comments, pool=cfg.pool,
+                        map_index_template=CHUNK_LABEL)(steps["upserts"])
+
+        comments = per_chunk.expand(chunk=chunks)
         # Skipped when the whole run is (a backfill run whose block another run syncs).
         task(tasks.run_summary, trigger_rule="none_failed_min_one_success")(
-            extracted, chunks, lookups, upserts, comments)
+            extracted, chunks, steps["lookups"], steps["upserts"], comments)
 
     return sync()
 

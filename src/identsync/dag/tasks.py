@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -22,6 +23,8 @@ RAW_PAGE = 500  # source rows per staging row
 
 def _chunk(ref: dict[str, Any]):
     """What a chunk task starts from: context, config, state, records, portal, run facts."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
     from identsync.records import SyncRecord
     from identsync.sync.protocol import ChunkRun
 
@@ -29,12 +32,22 @@ def _chunk(ref: dict[str, Any]):
     ctx["chunk_label"] = ref["label"]  # map_index_template shows "chunk 3/12: F1_1..F1_50"
     cfg = rt.config(ctx)
     state = rt.state(cfg)
+    if ref.get("generation") != _prepared(state, ref["run_key"]).get("generation"):
+        # A cleared run whose transform now makes fewer chunks: Airflow sizes the mapped
+        # tasks by the upstream's XComs, stale ones of removed map indexes included.
+        raise AirflowSkipException(f"{ref['label']}: from before this run was cleared; the "
+                                   "chunks of its latest transform are synced instead")
     records = [SyncRecord.from_dict(d) for d in state.store.get_chunk(ref["run_key"],
                                                                        ref["chunk_no"])]
     ti = ctx.get("ti")
     run = ChunkRun(rt.pipeline(ctx), ctx["run_id"], dry_run=rt.dry_run(ctx), label=ref["label"],
                    task_id=getattr(ti, "task_id", None), map_index=getattr(ti, "map_index", None))
     return ctx, cfg, state, records, rt.portal(cfg), run
+
+
+def _prepared(state: Any, key: str) -> dict[str, Any]:
+    """What the run's latest transform staged besides the chunks (see ``transform``)."""
+    return state.store.get_chunk(key + "#prepared", 0)[0]
 
 
 def _window(ctx: dict[str, Any], cfg: Any, state: Any, key: str):
@@ -136,13 +149,14 @@ def transform(extracted: dict[str, Any]) -> list[dict[str, Any]]:
             f"{len(prepared.chunks)} chunks exceed Airflow's [core] max_map_length ({limit}): "
             "sync a shorter window (date_from/date_to) or raise max_map_length")
     state.store.put_chunks(key, [[r.to_dict() for r in c] for c in prepared.chunks])
+    generation = uuid.uuid4().hex  # new on every try and every clear of this task
     state.store.put_chunks(key + "#prepared", [[{
         "rejections": [rj.to_dict() for rj in prepared.rejections],
-        "unchanged": prepared.unchanged}]])
+        "unchanged": prepared.unchanged, "generation": generation}]])
     log.info("%d records in %d chunks (chunk size %d), %d rejected, %d unchanged (skipped)",
              sum(len(c) for c in prepared.chunks), len(prepared.chunks), cfg.chunk_size,
              len(prepared.rejections), prepared.unchanged)
-    return [{"run_key": key, "chunk_no": i, "size": len(c),
+    return [{"run_key": key, "chunk_no": i, "size": len(c), "generation": generation,
              "label": chunk_label(i, len(prepared.chunks), c)}
             for i, c in enumerate(prepared.chunks)]
 
@@ -190,14 +204,20 @@ def run_summary(extracted: dict[str, Any], chunks: list[dict[str, Any]],
     cfg = rt.config(ctx)
     state = rt.state(cfg)
     key, dry_run = extracted["run_key"], rt.dry_run(ctx)
-    prepared = state.store.get_chunk(key + "#prepared", 0)[0]
+    prepared = _prepared(state, key)
     summary = RunSummary(pipeline=rt.pipeline(ctx), run_id=ctx["run_id"],
                          window=extracted["window"], dry_run=dry_run)
     summary.prepared(extracted["extracted"], (c["size"] for c in chunks),
                      prepared["rejections"], unchanged=prepared["unchanged"],
                      retried=extracted["retried"])
-    upserts = rt.all_mapped(upserts)
-    for step in (*rt.all_mapped(lookups), *upserts, *rt.all_mapped(comments)):
+
+    def current(steps: Any) -> list[dict[str, Any]]:
+        """This transform's chunks only: a cleared run may hold XComs of removed ones."""
+        return [s for s in rt.all_mapped(steps)
+                if s and s["chunk"].get("generation") == prepared.get("generation")]
+
+    upserts = current(upserts)
+    for step in (*current(lookups), *upserts, *current(comments)):
         summary.add_step(step)
     started = ctx["dag_run"].start_date
     summary.elapsed_s = (datetime.now(timezone.utc) - started).total_seconds() if started \
