@@ -73,10 +73,13 @@ def all_mapped(mapped: Any) -> list[Any]:
     """A mapped task's XComs as a list.
 
     Indexed by length: iterating Airflow's lazy XCom list probes one past the end and logs a
-    confusing "XCom not found" error in the task log.
+    confusing "XCom not found" error in the task log. A task in a mapped task group that
+    expanded to a single instance comes back as that instance's value, not as a list of one.
     """
     if not mapped:
         return []
+    if isinstance(mapped, dict):
+        return [mapped]
     return [mapped[i] for i in range(len(mapped))]
 
 
