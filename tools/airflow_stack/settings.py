@@ -10,7 +10,7 @@ from pathlib import Path
 
 from identsync.config import POOL_SLOTS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 # -- the settings: one place for this stack, the tests, the benchmark and docker-compose -----
