@@ -130,3 +130,29 @@ def test_backfill_blocks_are_aligned_to_the_clinics_midnight_and_tile():
     six = backfill_block(datetime(2026, 11, 20, 5, 30, tzinfo=timezone.utc), 6, TZ)
     assert six == (datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc),
                    datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc))
+
+
+def test_a_scheduled_run_after_an_outage_with_airflows_pendulum_interval():
+    """Airflow hands pendulum datetimes; the watermark is a plain one. The window reaches
+    back to the watermark, bounded by the look-back (pendulum's arithmetic once went naive
+    here and the run failed with TypeError)."""
+    import pendulum
+
+    from identsync.sync.window import resolve_window
+
+    start, end = pendulum.datetime(2026, 12, 2, 21), pendulum.datetime(2026, 12, 3, 21)
+    now = datetime(2026, 12, 4, 16, 0, tzinfo=timezone.utc)
+    watermark = datetime(2026, 12, 2, 15, 0, tzinfo=timezone.utc)
+    w = resolve_window(tz=TZ, now=now, overlap=timedelta(minutes=10), run_type="scheduled",
+                       interval_start=start, interval_end=end, watermark=watermark,
+                       max_lookback=timedelta(days=7))
+    assert (w.start, w.end, w.source) == (watermark - timedelta(minutes=10),
+                                          datetime(2026, 12, 3, 21, tzinfo=timezone.utc),
+                                          "interval")
+    assert type(w.start) is datetime and w.unsynced_from is None
+    clamped = resolve_window(tz=TZ, now=now, overlap=timedelta(0), run_type="scheduled",
+                             interval_start=start, interval_end=end,
+                             watermark=watermark - timedelta(days=10),
+                             max_lookback=timedelta(days=7))
+    assert clamped.start == datetime(2026, 11, 26, 21, tzinfo=timezone.utc)
+    assert clamped.unsynced_from == watermark - timedelta(days=10)

@@ -122,6 +122,17 @@ def backfill_block(interval_start: datetime, hours: int, tz: ZoneInfo
             (start + timedelta(seconds=size_s)).astimezone(timezone.utc))
 
 
+def _plain_utc(at: datetime | None) -> datetime | None:
+    """A plain ``datetime`` in UTC. Airflow hands pendulum datetimes, and pendulum's
+    ``astimezone(timezone.utc) - timedelta`` comes back naive: comparing it with an aware
+    watermark then raises TypeError (found by the scheduler test of a run after an outage)."""
+    if at is None:
+        return None
+    if at.tzinfo is None:
+        raise ValueError(f"{at!r}: a time zone is required")
+    return datetime.fromtimestamp(at.timestamp(), timezone.utc)
+
+
 def _bounded(start: datetime, end: datetime, source: str, max_lookback: timedelta) -> Window:
     earliest = end - max_lookback
     if start < earliest:
@@ -137,7 +148,9 @@ def resolve_window(*, tz: ZoneInfo, now: datetime, overlap: timedelta,
                    watermark: datetime | None = None,
                    max_lookback: timedelta = timedelta(days=7)) -> Window:
     """Pick the window for one run; see the module docstring for the rules."""
-    now = now.astimezone(timezone.utc)
+    now = _plain_utc(now)
+    interval_start, interval_end = _plain_utc(interval_start), _plain_utc(interval_end)
+    watermark = _plain_utc(watermark)
     p_from = parse_param_time(date_from, tz, name="date_from", end_of_day=False)
     p_to = parse_param_time(date_to, tz, name="date_to", end_of_day=True)
     if p_from is not None or p_to is not None:
