@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -345,6 +346,14 @@ class AirflowStack(MetadataReader):
         if not rows or rows[0][0] is None:
             raise StackError(f"backfill create for {dag_id} left no backfill row")
         return int(rows[0][0])
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
+        """One manual run (``airflow dags trigger``) with ``conf`` as the trigger form sends
+        it; returns its run id."""
+        run_id = f"manual__identsync_{uuid.uuid4().hex[:12]}"
+        self.airflow("dags", "trigger", dag_id, "--run-id", run_id,
+                     "--conf", json.dumps(dict(conf or {})))
+        return run_id
 
     def clear(self, dag_id: str, start: str, end: str) -> None:
         """``airflow tasks clear`` of every task of the runs with logical dates in
