@@ -210,8 +210,13 @@ def test_celery_executor_with_redis_broker(env: dict[str, str],
     assert services["airflow-worker"]["command"] == "celery worker"
 
 
-def test_no_examples_and_config_path(env: dict[str, str]) -> None:
+def test_no_examples_and_config_path(env: dict[str, str], tmp_path: Path) -> None:
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"].lower() == "false"
+    # The Bitrix24 connection form's Test button, as the UI test runs it.
+    from tests.fixtures.ui import login_env
+
+    assert env["AIRFLOW__CORE__TEST_CONNECTION"] == \
+        login_env(tmp_path, 8080)["AIRFLOW__CORE__TEST_CONNECTION"]
     assert env["IDENTSYNC_CONFIG"] == "/opt/airflow/dags/identsync.json"
     # The package is installed in the image, never found through a path edit.
     assert "PYTHONPATH" not in env
