@@ -11,7 +11,8 @@ rate limit: that counts its HTTP requests, commands and writes exactly and measu
 work T0. The cell then runs again live (plan "standard", the given latency) when the
 projection says it takes at most --max-cell-seconds; otherwise its wall time is the
 projection (marked "~ ... (projected)"; model in bench/model.py). The DAG cells (d) always
-run live. The table goes to stdout, bench/results.md and bench/results.json.
+run live. Strategy (e) is the real scheduler (bench/scheduler_cells.py): its cells get a
+table of their own. The tables go to stdout, bench/results.md and bench/results.json.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bench.model import (
     projected_seconds,
     render_table,
 )
+from bench import scheduler_cells
 from bench.workloads import WORKLOADS, ensure_workload, source_paths
 from tools import pgserver
 from tools.localairflow import airflow_env as local_airflow_env
@@ -293,7 +295,7 @@ def footnotes(cells: dict[tuple[str, str], Cell], args: argparse.Namespace) -> l
 
 def write_results(cells: dict[tuple[str, str], Cell], order: list[str],
                   args: argparse.Namespace, table: str, notes: list[str], started: datetime,
-                  elapsed: float) -> None:
+                  elapsed: float, sched: list[dict[str, Any]]) -> None:
     labels = {k: WORKLOADS[k].label for k in order}
     command = "make bench" + (f" BENCH_ARGS='{args.raw}'" if args.raw else "")
     script = f"bench/run.py {args.raw}".strip()
@@ -305,6 +307,16 @@ def write_results(cells: dict[tuple[str, str], Cell], order: list[str],
         f"latency {args.latency_ms:g} ms per request.", "",
         table, "", *notes, "",
     ]
+    if sched:
+        md += ["## (e) The real scheduler", "",
+               "Each row: `python -m bench.scheduler` with its own Airflow stack (scheduler, "
+               "dag-processor, api-server on a PostgreSQL metadata database; Celery: two "
+               "`airflow celery worker` processes on this machine's Redis), a fresh portal at "
+               "the plan's limits and the latency above. Receptions/h are end to end, from "
+               "`airflow backfill create` (or the trigger) to the end of the last task; task "
+               "instance (TI) times come from the metadata database. Full figures, including "
+               "where each task's time goes: bench/results.json.", "",
+               scheduler_cells.render(sched), ""]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text("\n".join(md))
     (args.out / "results.json").write_text(json.dumps({
@@ -314,6 +326,8 @@ def write_results(cells: dict[tuple[str, str], Cell], order: list[str],
                              else args.max_cell_seconds), "workloads": labels,
         "strategies": STRATEGY_LABELS,
         "cells": [c.to_dict() for c in cells.values()], "footnotes": notes,
+        "scheduler_cells": [scheduler_cells.summary(r) for r in sched],
+        "scheduler_details": sched,
     }, indent=1, ensure_ascii=False, default=str))
 
 
@@ -328,7 +342,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     mode.add_argument("--quick", action="store_true", help="fast sanity run")
     mode.add_argument("--full", action="store_true", help="every cell live (hours)")
     ap.add_argument("--workloads", default=None, help=f"comma list of {ALL_WORKLOADS}")
-    ap.add_argument("--strategies", default="a,b,c,d")
+    ap.add_argument("--strategies", default="a,b,c,d,e",
+                    help="(e): the real scheduler, its own table")
     ap.add_argument("--out", type=Path, default=BENCH)
     raw = list(sys.argv[1:] if argv is None else argv)
     args = ap.parse_args(raw)
@@ -343,6 +358,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         ap.error(f"unknown workloads {sorted(unknown)}; choose from {ALL_WORKLOADS}")
     args.strategy_list = [s for s in "abcd" if s in args.strategies.split(",")]
+    args.scheduler = "e" in args.strategies.split(",")
     return args
 
 
@@ -364,14 +380,25 @@ def main(argv: list[str] | None = None) -> int:
                 cells[(s, wkey)] = bench_cell(emu, s, wkey, args)
     finally:
         emu.stop()
+    sched = []
+    if args.scheduler:
+        for cell in scheduler_cells.cells(args.quick):
+            say(f"(e) {cell.name}: the real scheduler (a few minutes)")
+            sched.append(scheduler_cells.run(cell, args.latency_ms))
+            r = sched[-1]
+            say(f"(e) {cell.name}: {r['receptions_per_hour']:,} receptions/h, "
+                f"{r['responses_503']} x 503, {r['task_instances']} task instances")
     labels = {k: WORKLOADS[k].label for k in args.workload_list}
     table = render_table(cells, args.workload_list, labels)
     notes = footnotes(cells, args)
     print(table)
     print()
     print("\n".join(notes))
+    if sched:
+        print()
+        print(scheduler_cells.render(sched))
     write_results(cells, args.workload_list, args, table, notes, started,
-                  time.monotonic() - t0)
+                  time.monotonic() - t0, sched)
     say(f"written {args.out / 'results.md'} and {args.out / 'results.json'}")
     return 0
 

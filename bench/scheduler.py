@@ -4,10 +4,13 @@ real Airflow stack (tools/airflow_stack.py) against a fresh emulated portal.
     python -m bench.scheduler --executor local|celery --workers 2 --plan standard|enterprise \\
         --receptions 5000 --days 5 --latency-ms 500 [--schedule '0 0 * * *']
     python -m bench.scheduler --schedule '*/30 * * * *' --receptions 1000 --days 3
+    python -m bench.scheduler --one-run --receptions 1000 --days 3   # the reference for it
 
 Fresh portal (``python -m b24emu`` as a subprocess: its CPU is not the stack's), fresh state
 schema, fresh metadata database; N new receptions over D days (every one changed on a day the
-backfill covers), synced with ``airflow backfill create`` over those days.
+backfill covers), synced with ``airflow backfill create`` over those days, or with
+``--one-run`` by one manual run over the same days (the trigger form's date_from/date_to):
+the reference a backfill's rate is compared with.
 ``receptions_per_hour`` is end to end: from the ``backfill create`` command to the end of the
 backfill's last task. Besides the headline figures the cell says where the time went: pool
 waits, executor queue, each task's phases from its log (process start, DAG parse, our code,
@@ -140,10 +143,12 @@ def _round(value: Any, nd: int = 2) -> Any:
     return round(value, nd) if isinstance(value, float) else value
 
 
-def where_time_goes(stack: AirflowStack, backfill_id: int, t0: datetime,
+def where_time_goes(stack: AirflowStack, backfill_id: int | None, t0: datetime,
                     last_end: datetime, pool_slots: int) -> dict[str, Any]:
-    """Per-task time split, from the metadata DB and the task logs."""
-    rows = [t for t in stack.task_rows(DAG_ID, backfill_id=backfill_id) if t.start]
+    """Per-task time split, from the metadata DB and the task logs (the tries queued since
+    ``t0``: not the empty scheduled run that unpausing made)."""
+    rows = [t for t in stack.task_rows(DAG_ID, backfill_id=backfill_id)
+            if t.start and t.queued and t.queued >= t0]
     phases = task_phases(stack.home, rows)
     http = [float(m.group(1)) for p in phases for _, _, ev in p.events
             if (m := BATCH.match(ev))]
@@ -206,8 +211,9 @@ def where_time_goes(stack: AirflowStack, backfill_id: int, t0: datetime,
 
 def run_cell(args: argparse.Namespace) -> dict[str, Any]:
     executor = EXECUTORS[args.executor]
-    cell = f"{args.executor}_{args.plan}_{args.receptions}x{args.days}d_" + \
-        ("daily" if args.schedule == "0 0 * * *" else re.sub(r"\W+", "", args.schedule))
+    cell = f"{args.executor}_{args.plan}_{args.receptions}x{args.days}d_" + (
+        "one_run" if args.one_run else
+        "daily" if args.schedule == "0 0 * * *" else re.sub(r"\W+", "", args.schedule))
     work = VAR / cell
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -239,16 +245,25 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
                 load0 = os.getloadavg()[0]
                 t0 = utcnow()
                 max_runs = args.max_active_runs or min(n_runs, parallelism(args.plan))
-                backfill_id = stack.backfill(DAG_ID, from_date, to_date,
-                                             max_active_runs=max_runs)
-                runs = stack.wait_finished(DAG_ID, backfill_id=backfill_id,
-                                           expected_runs=n_runs, timeout=args.timeout,
-                                           every=5)
+                if args.one_run:
+                    max_runs = n_runs = 1
+                    run_id = stack.trigger(DAG_ID, {
+                        "date_from": FIRST_DAY.isoformat(),
+                        "date_to": (FIRST_DAY + timedelta(days=args.days - 1)).isoformat()})
+                    backfill_id = None
+                    runs = stack.wait_finished(DAG_ID, run_ids=[run_id], timeout=args.timeout,
+                                               every=5)
+                else:
+                    backfill_id = stack.backfill(DAG_ID, from_date, to_date,
+                                                 max_active_runs=max_runs)
+                    runs = stack.wait_finished(DAG_ID, backfill_id=backfill_id,
+                                               expected_runs=n_runs, timeout=args.timeout,
+                                               every=5)
                 seen_done = utcnow()
                 busy = cpu.busy()
                 stats = emu.control.settled()
                 dump = {e: emu.control.dump(e) for e in ("deal", "comment")}
-                metrics = stack.metrics(DAG_ID, backfill_id=backfill_id)
+                metrics = stack.metrics(DAG_ID, backfill_id=backfill_id, since=t0)
                 last_end = metrics.pop("_last_end")
                 analysis = where_time_goes(stack, backfill_id, t0, last_end, stack.pool_slots)
                 summaries = [r["summary"] for r in
@@ -262,7 +277,8 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
     drain = PLANS[args.plan].drain_per_second if PLANS[args.plan] else None
     result = {
         "plan": args.plan, "executor": args.executor, "workers": workers,
-        "schedule": args.schedule, "receptions": args.receptions, "days": args.days,
+        "mode": "one run" if args.one_run else "backfill", "schedule": args.schedule,
+        "receptions": args.receptions, "days": args.days,
         "latency_ms": args.latency_ms,
         "pool_slots": stack.pool_slots, "parallelism": parallelism(args.plan),
         "worker_concurrency": worker_concurrency(args.plan) if workers else None,
@@ -324,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-active-runs", type=int, default=None,
                     help="of the backfill (default: runs, at most the parallelism)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds for the backfill")
+    ap.add_argument("--one-run", action="store_true",
+                    help="one manual run over the days instead of a backfill")
     args = ap.parse_args(argv)
     result = run_cell(args)
     print(json.dumps(result, default=str), flush=True)
