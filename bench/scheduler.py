@@ -1,5 +1,5 @@
 """One benchmark cell under the real scheduler: a generated clinic backfilled day by day by a
-real Airflow stack (tools/airflow_stack.py) against a fresh emulated portal.
+real Airflow stack (tools/airflow_stack/) against a fresh emulated portal.
 
     python -m bench.scheduler --executor local|celery --workers 2 --plan standard|enterprise \\
         --receptions 5000 --days 5 --latency-ms 500 [--schedule '0 0 * * *']

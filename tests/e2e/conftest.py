@@ -1,6 +1,6 @@
 """What the scheduler tests share: a portal, a state schema, and the checks of the result.
 
-Each test module builds one real Airflow stack (tools/airflow_stack.py) in a module-scoped
+Each test module builds one real Airflow stack (tools/airflow_stack/) in a module-scoped
 fixture and checks it from several tests; the stack, its metadata database and its Redis
 database are gone when the module ends.
 """

@@ -303,8 +303,9 @@ def test_init_creates_the_configured_pool(services: dict[str, Any], env: dict[st
 def test_airflow_settings_are_the_ones_the_celery_tests_run_with(
     env: dict[str, str], cfg: SyncConfig
 ) -> None:
-    """Parallelism, heartbeat timeout, visibility timeout ... exactly as tools/airflow_stack.py
-    sets them for the stack tests/e2e/test_celery.py kills a worker of."""
+    """Parallelism, heartbeat timeout, visibility timeout ... exactly as
+    tools/airflow_stack/settings.py sets them for the stack tests/e2e/test_celery.py kills a
+    worker of."""
     plan = portal_plan(env, cfg)
     assert plan == cfg.portal_plan, "the connection and the config must name one plan"
     wanted = deployment_settings(plan, "CeleryExecutor")
