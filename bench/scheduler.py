@@ -212,6 +212,7 @@ def where_time_goes(stack: AirflowStack, backfill_id: int | None, t0: datetime,
 def run_cell(args: argparse.Namespace) -> dict[str, Any]:
     executor = EXECUTORS[args.executor]
     cell = f"{args.executor}_{args.plan}_{args.receptions}x{args.days}d_" + (
+        f"p{args.parallelism}_" if args.parallelism else "") + (
         "one_run" if args.one_run else
         "daily" if args.schedule == "0 0 * * *" else re.sub(r"\W+", "", args.schedule))
     work = VAR / cell
@@ -233,8 +234,14 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
             env = scenario_env(work / "airflow", emulator_url=emu.base_url, token=TOKEN,
                                ident_db=ident, state_dsn=dsn, plan=args.plan, config=config)
             workers = args.workers if executor == "CeleryExecutor" else 0
+            extra = {}
+            if args.parallelism:  # an experiment: more task slots than the shipped defaults
+                extra = {k: str(args.parallelism) for k in (
+                    "AIRFLOW__CORE__PARALLELISM", "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG",
+                    "AIRFLOW__CELERY__WORKER_CONCURRENCY")}
             with AirflowStack(work / "airflow", env, executor=executor, workers=workers,
-                              plan=args.plan) as stack:
+                              plan=args.plan, extra=extra,
+                              concurrency=args.parallelism or None) as stack:
                 stack.wait_dag(DAG_ID)
                 stack.unpause(DAG_ID)
                 stack.wait_finished(DAG_ID, timeout=300)  # the scheduled run unpausing makes
@@ -244,7 +251,8 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
                 cpu = CpuMeter()
                 load0 = os.getloadavg()[0]
                 t0 = utcnow()
-                max_runs = args.max_active_runs or min(n_runs, parallelism(args.plan))
+                max_runs = args.max_active_runs or min(n_runs,
+                                                       parallelism(args.plan, executor))
                 if args.one_run:
                     max_runs = n_runs = 1
                     run_id = stack.trigger(DAG_ID, {
@@ -280,8 +288,10 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
         "mode": "one run" if args.one_run else "backfill", "schedule": args.schedule,
         "receptions": args.receptions, "days": args.days,
         "latency_ms": args.latency_ms,
-        "pool_slots": stack.pool_slots, "parallelism": parallelism(args.plan),
-        "worker_concurrency": worker_concurrency(args.plan) if workers else None,
+        "pool_slots": stack.pool_slots,
+        "parallelism": args.parallelism or parallelism(args.plan, executor),
+        "worker_concurrency": (args.parallelism or worker_concurrency(args.plan))
+        if workers else None,
         "max_active_runs": max_runs,
         "responses_503": int(stats["by_status"].get("503", 0)),
         "http_requests": int(stats["http_requests"]),
@@ -340,6 +350,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-active-runs", type=int, default=None,
                     help="of the backfill (default: runs, at most the parallelism)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds for the backfill")
+    ap.add_argument("--parallelism", type=int, default=None,
+                    help="override [core] parallelism, max_active_tasks_per_dag and the Celery "
+                         "worker concurrency (default: the shipped settings of the plan)")
     ap.add_argument("--one-run", action="store_true",
                     help="one manual run over the days instead of a backfill")
     args = ap.parse_args(argv)
