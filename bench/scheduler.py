@@ -64,6 +64,17 @@ FIRST_DAY = date(2026, 11, 20)
 SEED = 11
 BATCH = re.compile(r"^bitrix24 batch: .* in ([0-9.]+)s$")
 EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+DAILY = "0 0 * * *"
+
+
+def cell_name(executor: str, plan: str, receptions: int, days: int, *,
+              schedule: str = DAILY, one_run: bool = False,
+              parallelism: int | None = None) -> str:
+    """A cell's name: its folder under bench/var/scheduler and its log's name."""
+    how = "one_run" if one_run else "daily" if schedule == DAILY else \
+        re.sub(r"\W+", "", schedule)
+    tuned = f"p{parallelism}_" if parallelism else ""
+    return f"{executor}_{plan}_{receptions}x{days}d_{tuned}{how}"
 
 
 def say(msg: str) -> None:
@@ -211,10 +222,9 @@ def where_time_goes(stack: AirflowStack, backfill_id: int | None, t0: datetime,
 
 def run_cell(args: argparse.Namespace) -> dict[str, Any]:
     executor = EXECUTORS[args.executor]
-    cell = f"{args.executor}_{args.plan}_{args.receptions}x{args.days}d_" + (
-        f"p{args.parallelism}_" if args.parallelism else "") + (
-        "one_run" if args.one_run else
-        "daily" if args.schedule == "0 0 * * *" else re.sub(r"\W+", "", args.schedule))
+    cell = cell_name(args.executor, args.plan, args.receptions, args.days,
+                     schedule=args.schedule, one_run=args.one_run,
+                     parallelism=args.parallelism)
     work = VAR / cell
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -251,8 +261,6 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
                 cpu = CpuMeter()
                 load0 = os.getloadavg()[0]
                 t0 = utcnow()
-                max_runs = args.max_active_runs or min(n_runs,
-                                                       parallelism(args.plan, executor))
                 if args.one_run:
                     max_runs = n_runs = 1
                     run_id = stack.trigger(DAG_ID, {
@@ -262,6 +270,8 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
                     runs = stack.wait_finished(DAG_ID, run_ids=[run_id], timeout=args.timeout,
                                                every=5)
                 else:
+                    max_runs = args.max_active_runs or min(n_runs,
+                                                           parallelism(args.plan, executor))
                     backfill_id = stack.backfill(DAG_ID, from_date, to_date,
                                                  max_active_runs=max_runs)
                     runs = stack.wait_finished(DAG_ID, backfill_id=backfill_id,
@@ -346,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--receptions", type=int, default=5000)
     ap.add_argument("--days", type=int, default=5)
     ap.add_argument("--latency-ms", type=float, default=500.0)
-    ap.add_argument("--schedule", default="0 0 * * *", help="cron of the DAG's intervals")
+    ap.add_argument("--schedule", default=DAILY, help="cron of the DAG's intervals")
     ap.add_argument("--max-active-runs", type=int, default=None,
                     help="of the backfill (default: runs, at most the parallelism)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds for the backfill")

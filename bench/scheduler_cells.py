@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.scheduler import DAILY, cell_name
+
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / "bench" / "var" / "logs"
 
@@ -26,14 +28,13 @@ class SchedulerCell:
     plan: str
     receptions: int
     days: int
-    schedule: str = "0 0 * * *"
+    schedule: str = DAILY
     one_run: bool = False
 
     @property
     def name(self) -> str:
-        how = "one_run" if self.one_run else (
-            "daily" if self.schedule == "0 0 * * *" else "every30")
-        return f"e_{self.executor}_{self.plan}_{self.receptions}x{self.days}d_{how}"
+        return "e_" + cell_name(self.executor, self.plan, self.receptions, self.days,
+                                schedule=self.schedule, one_run=self.one_run)
 
     def argv(self, latency_ms: float) -> list[str]:
         args = ["--executor", self.executor, "--plan", self.plan,
@@ -76,14 +77,14 @@ def run(cell: SchedulerCell, latency_ms: float) -> dict[str, Any]:
 def _how(r: dict[str, Any]) -> str:
     if r["mode"] == "one run":
         return f"one manual run over {r['days']} days"
-    every = "daily" if r["schedule"] == "0 0 * * *" else f"`{r['schedule']}`"
+    every = "daily" if r["schedule"] == DAILY else f"`{r['schedule']}`"
     return f"backfill, {r['days']} {every} runs" if every == "daily" else \
         f"backfill, {r['days']} days of {every} ({r['runs']} runs)"
 
 
 def _target(r: dict[str, Any]) -> str:
     goal = TARGETS.get(r["plan"])
-    if r["mode"] != "backfill" or r["schedule"] != "0 0 * * *" or goal is None:
+    if r["mode"] != "backfill" or r["schedule"] != DAILY or goal is None:
         return ""
     mark = "✓" if r["receptions_per_hour"] >= goal else "✗"
     return f"≥{goal // 1000}k/h {mark}; 503 = 0 {'✓' if r['responses_503'] == 0 else '✗'}"
