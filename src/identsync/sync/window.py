@@ -101,6 +101,19 @@ def parse_param_time(value: Any, tz: ZoneInfo, *, name: str, end_of_day: bool) -
     return dt.astimezone(timezone.utc)
 
 
+def _plain_utc(at: datetime | None) -> datetime | None:
+    """A plain ``datetime`` in UTC: the one conversion of the datetimes Airflow hands us.
+    They are pendulum's, whose arithmetic goes wrong here: ``astimezone(timezone.utc) -
+    timedelta`` comes back naive (comparing it with an aware watermark raised TypeError,
+    found by the scheduler test of a run after an outage), and differences do not divide by
+    a timedelta."""
+    if at is None:
+        return None
+    if at.tzinfo is None:
+        raise ValueError(f"{at!r}: a time zone is required")
+    return datetime.fromtimestamp(at.timestamp(), timezone.utc)
+
+
 BLOCK_EPOCH = date(2000, 1, 3)  # a Monday: blocks of whole days or weeks start at midnight
 
 
@@ -111,26 +124,15 @@ def backfill_block(interval_start: datetime, hours: int, tz: ZoneInfo
     A backfill syncs whole blocks: the first of its runs in a block syncs the block, the
     others skip (see ``state.coverage``).
     """
-    # Plain arithmetic on wall-clock seconds: Airflow hands pendulum datetimes, whose
-    # differences do not divide by a timedelta.
-    local = datetime.fromtimestamp(interval_start.timestamp(), tz).replace(tzinfo=None)
+    # Plain arithmetic on wall-clock seconds (pendulum's differences do not divide by a
+    # timedelta).
+    local = _plain_utc(interval_start).astimezone(tz).replace(tzinfo=None)
     base = datetime.combine(BLOCK_EPOCH, time())
     size_s = hours * 3600
     blocks = int((local - base).total_seconds() // size_s)
     start = (base + timedelta(seconds=blocks * size_s)).replace(tzinfo=tz)
     return (start.astimezone(timezone.utc),
             (start + timedelta(seconds=size_s)).astimezone(timezone.utc))
-
-
-def _plain_utc(at: datetime | None) -> datetime | None:
-    """A plain ``datetime`` in UTC. Airflow hands pendulum datetimes, and pendulum's
-    ``astimezone(timezone.utc) - timedelta`` comes back naive: comparing it with an aware
-    watermark then raises TypeError (found by the scheduler test of a run after an outage)."""
-    if at is None:
-        return None
-    if at.tzinfo is None:
-        raise ValueError(f"{at!r}: a time zone is required")
-    return datetime.fromtimestamp(at.timestamp(), timezone.utc)
 
 
 def _bounded(start: datetime, end: datetime, source: str, max_lookback: timedelta) -> Window:
