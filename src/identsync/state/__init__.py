@@ -16,6 +16,7 @@ from identsync.state.fingerprints import Fingerprints
 from identsync.state.guard import PhoneGuard
 from identsync.state.ledger import CommentLedger
 from identsync.state.queue import RetryQueue
+from identsync.state.secret import HashKey
 from identsync.state.ratelimit import ensure_schema as ensure_rate_limit_schema
 from identsync.state.store import StateStore
 
@@ -34,13 +35,19 @@ class SyncState:
         self.queue = RetryQueue(dsn)
         self.fingerprints = Fingerprints(dsn)
         self.blocks = BackfillBlocks(dsn)
+        self.secret = HashKey(dsn)
 
     def ensure_schema(self) -> None:
         """Create every table once (a run does it in its first task, not in every chunk)."""
         for part in (self.store, self.guard, self.ledger, self.queue, self.fingerprints,
-                     self.blocks):
+                     self.blocks, self.secret):
             part.ensure_schema()
         ensure_rate_limit_schema(self.dsn)
+
+    @property
+    def hash_key(self) -> bytes:
+        """The key of every keyed hash of personal data (``identsync.privacy``)."""
+        return self.secret.get()
 
     def purge_expired(self, retention_days: float) -> dict[str, int]:
         """What outlived the retention period: staged data, run details, resolved entries.
