@@ -12,6 +12,8 @@
 | Bitrix24MethodNotFound, Bitrix24Overloaded | NEVER    | the same                               |
 | PortalRejected (too many records refused) | NEVER     | the same                               |
 | ConfigError, WindowError, ConnectionConfigError | NEVER | the same                            |
+| IdentAccessDenied (login, database, permission) | NEVER | the same                 |
+| IdentUnreachable, IdentTimeout (IDENT down, lock/query timeout) | TASK | Airflow retries |
 | LookupFailed, ChunkWriteFailed, CommentsBusy, LedgerBusy, other errors | TASK | Airflow retries the task |
 
 ``retry_class(exc)`` answers for any exception. Messages carry method names, portal error
@@ -222,8 +224,43 @@ class ConnectionConfigError(ValueError):
     """An Airflow connection cannot be used as given; the message names it."""
 
 
+class IdentDbError(SyncError):
+    """IDENT's SQL Server refused or failed us; one line: connection, cause, fix.
+
+    :param fix: what the operator should do (shown in the task log and the alert).
+    :param conn_id: the Airflow connection (``ident_db``), never its password.
+    """
+
+    def __init__(self, message: str, *, fix: str, conn_id: str = "") -> None:
+        self.fix = fix
+        self.conn_id = conn_id
+        super().__init__(f"{message}. What to do: {fix}")
+
+    def __reduce__(self):
+        return (_rebuild_ident, (type(self), self.args[0], self.fix, self.conn_id))
+
+
+def _rebuild_ident(cls: type[IdentDbError], text: str, fix: str, conn_id: str) -> IdentDbError:
+    obj = cls.__new__(cls)
+    Exception.__init__(obj, text)
+    obj.fix, obj.conn_id = fix, conn_id
+    return obj
+
+
+class IdentAccessDenied(IdentDbError):
+    """Login failed, database missing, SELECT permission denied: fatal, retrying cannot help."""
+
+
+class IdentUnreachable(IdentDbError):
+    """Host unknown or down, port closed, instance not found: the machine may be off; retried."""
+
+
+class IdentTimeout(IdentDbError):
+    """A lock wait (a workstation's open transaction) or a query outlasted its limit; retried."""
+
+
 _NEVER = (Bitrix24AuthError, Bitrix24MethodNotFound, Bitrix24Overloaded, PortalRejected,
-          ConfigError, WindowError, ConnectionConfigError)
+          ConfigError, WindowError, ConnectionConfigError, IdentAccessDenied)
 
 
 def retry_class(exc: BaseException) -> Retry:

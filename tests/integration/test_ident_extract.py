@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from identsync.config import SyncConfig
 from identsync.ident import schema as s
-from identsync.ident.extract import extract_receptions
+from identsync.ident.extract import build_page_query, extract_receptions
 from identsync.records import Rejection, SyncRecord
 from identsync.sync.transform import transform
 from tools.ident_demo.badinput import insert_bad_inputs
@@ -190,3 +190,42 @@ def test_bad_input_corpus_on_this_backend(clinic: Engine) -> None:
             assert isinstance(out, SyncRecord), (c.kind, out)
         else:
             assert isinstance(out, Rejection) and out.reason == c.reason_code, (c.kind, out)
+
+
+def old_query_ids(engine: Engine, start: datetime, end: datetime, **kw) -> list[int]:
+    """What the former single query (one OR over the nine timestamps, the branch as a SQL
+    expression) returned, paged by id: the reference the index-friendly extract must equal."""
+    out: list[int] = []
+    with engine.connect() as conn:
+        while True:
+            page = conn.execute(build_page_query(start, end, after_id=out[-1] if out else 0,
+                                                 page_size=50, **kw)).scalars().all()
+            out += page
+            if len(page) < 50:
+                return out
+
+
+def test_candidates_then_rows_equal_the_former_single_query(clinic: Engine) -> None:
+    insert_bad_inputs(clinic, start=datetime(2026, 11, 21, 9, 0))  # receptions of no branch
+    advance_day(clinic, seed=7, now=NOW1, since=NOW0)  # patient edits, order-only changes
+    with clinic.connect() as conn:
+        edited = conn.execute(select(s.Patients.c.DateTimeChanged).where(
+            s.Patients.c.DateTimeChanged.is_not(None))).scalars().all()
+    assert edited  # the patient branch of the union is exercised
+    windows = [(NOW0, NOW1 + timedelta(seconds=1)), (datetime(2026, 11, 21, 9), NOW0),
+               *((t, t + timedelta(minutes=30)) for t in (
+                   datetime(2026, 11, 22, 9), datetime(2026, 11, 22, 12, 30), min(edited)))]
+    variants = [{}, {"branch_id": 1}, {"branch_id": 2, "unassigned_except": [1, 2]},
+                {"branch_id": 1, "unassigned_except": [1]},
+                {"patient_since": datetime(2026, 11, 1)},
+                {"branch_id": 1, "unassigned_except": [1, 2],
+                 "patient_since": datetime(2026, 11, 22)}]
+    nonempty = 0
+    for start, end in windows:
+        for kw in variants:
+            want = old_query_ids(clinic, start, end, **kw)
+            got = [r.reception_id for r in extract_receptions(clinic, start, end, page_size=7,
+                                                              **kw)]
+            assert got == want, (start, end, kw)
+            nonempty += bool(want)
+    assert nonempty >= len(windows) * len(variants) // 2

@@ -1,8 +1,10 @@
 """Airflow Connections -> what the sync needs: an IDENT SQLAlchemy engine, a state DSN.
 
 Both go through Airflow's own providers, so operators manage every secret as a connection:
-IDENT on Microsoft SQL Server through ``MsSqlHook`` (conn_type ``mssql``, driver pymssql;
-extras such as ``tds_version`` pass to the driver), the sync state through ``PostgresHook``.
+IDENT on Microsoft SQL Server from the ``mssql`` connection's fields (driver pymssql, built by
+``identsync.ident.connect``: host, ``HOST\INSTANCE``, port; extras such as ``tds_version``,
+``login_timeout``, ``timeout``, ``lock_timeout`` pass typed), the sync state through
+``PostgresHook``.
 The demo and the tests read IDENT from SQLite (conn_type ``sqlite``, the file in ``host``) or
 PostgreSQL. Errors name the connection id, never a password.
 """
@@ -23,10 +25,15 @@ def ident_engine(conn_id: str) -> sa.Engine:
     conn = BaseHook.get_connection(conn_id)
     ctype = (conn.conn_type or "").lower()
     if ctype == "mssql":
-        from airflow.providers.microsoft.mssql.hooks.mssql import MsSqlHook
+        # From the fields, not MsSqlHook's get_uri(): that URI percent-encodes HOST\INSTANCE
+        # and turns numeric extras into "__extra__" (see identsync.ident.connect).
+        from identsync.ident.connect import MssqlTarget, mssql_engine
 
-        return MsSqlHook(mssql_conn_id=conn_id).get_sqlalchemy_engine(
-            engine_kwargs=dict(ENGINE_KWARGS))
+        return mssql_engine(MssqlTarget(
+            conn_id=conn_id, host=conn.host or "", port=conn.port or None,
+            login=conn.login or None, password=conn.password or None,
+            database=conn.schema or None, extra=dict(conn.extra_dejson or {})),
+            **ENGINE_KWARGS)
     if ctype in ("postgres", "postgresql"):
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 

@@ -1,12 +1,24 @@
-"""Read receptions changed in a time window from IDENT, paged by reception ID.
+"""Read receptions changed in a time window from IDENT: the changed ids first, then the rows.
 
-One page query (receptions joined with patient, doctor, chair, cancel reason) picks the
-changed receptions ``WHERE Receptions.ID > :last ORDER BY Receptions.ID`` with a row limit
-(``TOP`` on SQL Server, ``LIMIT`` elsewhere); paging by key never skips or repeats a row even
-when rows change between pages, unlike ``TOP N ORDER BY PlanStart``. Orders and services are
-then read in a second query for the page's reception ids and summed in Python (exact Decimal
-arithmetic, no row multiplication in the page query). Small lookup tables (branches,
-specialities) are read once per call. Every value is a bound parameter.
+IDENT runs on the clinic's own SQL Server (often Express, buffer pool about 1.4 GB) while the
+staff work in it, so a run must read only what changed. One OR over nine timestamps of three
+tables can be served by no index (it scans ``Receptions`` whole, once per branch), so:
+
+1. **Candidates**: one query per change column, each ``col >= :start AND col < :end`` on a
+   single table, which one index on that column serves (``NEEDED_INDEXES`` in
+   ``ident/check.py``): the seven ``Receptions`` timestamps, the two ``Orders`` ones, and the
+   patients whose card changed (``Patients.DateTimeChanged``, then their receptions through
+   ``Receptions.ID_Patients``). The ids are united in Python.
+2. **Rows by id**: the page query (receptions joined with patient, doctor, chair, cancel
+   reason) reads ``WHERE ID IN (...)`` in ascending id pages (primary-key seeks). The branch
+   is decided in Python from the row: a branch filter in SQL would be an expression over a
+   correlated ``min(Orders...)`` that no index serves.
+
+Orders and services are then read for the page's reception ids and summed in Python (exact
+Decimal arithmetic). Small lookup tables (branches, specialities) are read once per call.
+Every value is a bound parameter; datetimes reach SQL Server as ISO 8601 strings with ``T``
+(``schema.LocalDateTime``). ``build_page_query`` with a window is the former single query,
+kept for ``bench/extract_scan.py``'s comparison and for callers that page a small window.
 """
 
 from __future__ import annotations
@@ -23,7 +35,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from identsync.ident import schema as s
 from identsync.records import SourceReception
 
-# SQL Server accepts at most 2100 parameters per statement; the orders query binds one per id.
+# SQL Server accepts at most 2100 parameters per statement (pyodbc binds them; pymssql
+# inlines them, but the text still grows): the page and orders queries bind one per id.
 MAX_PAGE_SIZE = 2000
 
 
@@ -83,6 +96,54 @@ def branch_expression() -> ColumnElement:
         .scalar_subquery()
     )
     return func.coalesce(_A.c.ID_OwnCompanies, from_orders)
+
+
+def candidate_queries(start: datetime, end: datetime,
+                      patient_since: datetime | None = None) -> list[Select]:
+    """The queries whose union is "changed in [start, end)", each served by one index.
+
+    Same definition as ``changed_condition``: a reception's own timestamps, its orders'
+    timestamps, and (with ``patient_since``) the receptions planned from then on of every
+    patient whose card changed in the window.
+    """
+    queries = [select(_R.c.ID).where(_in_window(_R.c[name], start, end))
+               for name in s.RECEPTION_CHANGE_COLUMNS]
+    queries += [select(_O.c.ID_Receptions).where(_in_window(_O.c[name], start, end),
+                                                 _O.c.ID_Receptions.is_not(None))
+                for name in s.ORDER_CHANGE_COLUMNS]
+    if patient_since is not None:
+        # Seek Patients by DateTimeChanged, then each patient's receptions by ID_Patients.
+        queries.append(
+            select(_R.c.ID)
+            .select_from(_PAT.join(_R, _R.c.ID_Patients == _PAT.c.ID_Persons))
+            .where(_in_window(_PAT.c.DateTimeChanged, start, end),
+                   _R.c.PlanStart >= patient_since))
+    return queries
+
+
+def changed_ids(conn: Connection, start: datetime, end: datetime,
+                patient_since: datetime | None = None) -> list[int]:
+    """Ids of the receptions changed in [start, end), ascending (see ``candidate_queries``)."""
+    found: set[int] = set()
+    for query in candidate_queries(start, end, patient_since):
+        found.update(conn.execute(query).scalars())
+    return sorted(found)
+
+
+def branch_wanted(branch: int | None, branch_id: int | None,
+                  unassigned_except: Sequence[int] | None) -> bool:
+    """Whether a row of ``branch`` belongs to the run of ``branch_id``.
+
+    With ``unassigned_except`` (every configured branch): also rows no configured branch
+    would pick up (no branch, or one missing from the configuration), so they are reported
+    instead of silently skipped.
+    """
+    if branch_id is None:
+        return True
+    if branch == branch_id:
+        return True
+    return unassigned_except is not None and (branch is None
+                                              or branch not in set(unassigned_except))
 
 
 def build_page_query(
@@ -197,17 +258,44 @@ def _services(conn: Connection, ids: list[int]) -> dict[int, tuple[tuple[str, ..
     return out
 
 
+def branch_names_query() -> Select:
+    return select(s.OwnCompanies.c.ID, s.OwnCompanies.c.Name)
+
+
+def specialities_query() -> Select:
+    it, pn = s.Items, s.ProfessionNames
+    return (select(it.c.ID_Staffs, pn.c.ID, pn.c.NameProfession)
+            .select_from(it.join(pn, pn.c.ID == it.c.ID_ProfessionNames)))
+
+
+def existing_ids_query(reception_ids: Sequence[int]) -> Select:
+    return select(_R.c.ID).where(_R.c.ID.in_(list(reception_ids)))
+
+
+def statements(start: datetime, end: datetime, patient_since: datetime | None,
+               ids: Sequence[int]) -> dict[str, Select]:
+    """Every statement this module sends to IDENT, by name (the tests compile each for SQL
+    Server and render it as pymssql sends it)."""
+    out = {f"candidates[{i}]": q
+           for i, q in enumerate(candidate_queries(start, end, patient_since))}
+    out.update({
+        "page": build_page_query(start, end, after_id=min(ids) - 1, page_size=len(ids),
+                                 ids=ids),
+        "orders": build_orders_query(ids),
+        "branch_names": branch_names_query(),
+        "specialities": specialities_query(),
+        "existing_ids": existing_ids_query(ids),
+    })
+    return out
+
+
 def _branch_names(conn: Connection) -> dict[int, str]:
-    return {i: n for i, n in conn.execute(select(s.OwnCompanies.c.ID, s.OwnCompanies.c.Name))}
+    return {i: n for i, n in conn.execute(branch_names_query())}
 
 
 def _specialities(conn: Connection) -> dict[int, str]:
     """Staff id -> the first speciality (lowest ProfessionNames.ID)."""
-    it, pn = s.Items, s.ProfessionNames
-    rows = conn.execute(
-        select(it.c.ID_Staffs, pn.c.ID, pn.c.NameProfession)
-        .select_from(it.join(pn, pn.c.ID == it.c.ID_ProfessionNames))
-    )
+    rows = conn.execute(specialities_query())
     best: dict[int, tuple[int, str]] = {}
     for staff, pid, name in rows:
         if name is not None and (staff not in best or pid < best[staff][0]):
@@ -220,60 +308,64 @@ def _join_name(*parts: str | None) -> str | None:
     return joined or None
 
 
+def _row(r, services, branches, specialities) -> SourceReception:
+    rid = r["reception_id"]
+    names, amount = services.get(rid, ((), None))
+    return SourceReception(
+        reception_id=rid,
+        patient_id=r["patient_id"],
+        branch_id=r["branch_id"],
+        branch_name=branches.get(r["branch_id"]) if r["branch_id"] is not None else None,
+        surname=r["surname"],
+        name=r["name"],
+        patronymic=r["patronymic"],
+        mobile_phone=r["mobile_phone"],
+        card_number=r["card_number"],
+        guardian=r["guardian"],
+        doctor_name=_join_name(r["doctor_surname"], r["doctor_name"], r["doctor_patronymic"]),
+        doctor_speciality=specialities.get(r["staff_id"]),
+        chair_name=r["chair_name"],
+        plan_start=r["plan_start"],
+        plan_end=r["plan_end"],
+        comment=r["comment"],
+        patient_appeared=r["patient_appeared"],
+        reception_started=r["reception_started"],
+        reception_ended=r["reception_ended"],
+        check_issued=r["check_issued"],
+        reception_canceled=r["reception_canceled"],
+        cancel_reason=r["cancel_reason"],
+        cancel_reason_comment=r["cancel_reason_comment"],
+        date_added=r["date_added"],
+        date_changed=r["date_changed"],
+        services=names,
+        amount=amount,
+    )
+
+
 def _pages(
     conn: Connection, start: datetime, end: datetime, branch_id: int | None, page_size: int,
     unassigned_except: Sequence[int] | None = None, patient_since: datetime | None = None,
     ids: Sequence[int] | None = None,
 ) -> Iterator[SourceReception]:
+    """Receptions changed in the window (or exactly ``ids``), ascending id, by id pages."""
+    wanted = (sorted({int(i) for i in ids}) if ids is not None
+              else changed_ids(conn, start, end, patient_since))
+    if not wanted:
+        return
     branches = _branch_names(conn)
     specialities = _specialities(conn)
-    last = 0
-    while True:
+    for i in range(0, len(wanted), page_size):
+        group = wanted[i:i + page_size]
         rows = conn.execute(
-            build_page_query(start, end, after_id=last, page_size=page_size, branch_id=branch_id,
-                             unassigned_except=unassigned_except, patient_since=patient_since,
-                             ids=ids)
+            build_page_query(start, end, after_id=group[0] - 1, page_size=len(group),
+                             ids=group)
         ).mappings().all()
+        rows = [r for r in rows if branch_wanted(r["branch_id"], branch_id, unassigned_except)]
         if not rows:
-            return
+            continue
         services = _services(conn, [r["reception_id"] for r in rows])
         for r in rows:
-            rid = r["reception_id"]
-            names, amount = services.get(rid, ((), None))
-            yield SourceReception(
-                reception_id=rid,
-                patient_id=r["patient_id"],
-                branch_id=r["branch_id"],
-                branch_name=branches.get(r["branch_id"]) if r["branch_id"] is not None else None,
-                surname=r["surname"],
-                name=r["name"],
-                patronymic=r["patronymic"],
-                mobile_phone=r["mobile_phone"],
-                card_number=r["card_number"],
-                guardian=r["guardian"],
-                doctor_name=_join_name(
-                    r["doctor_surname"], r["doctor_name"], r["doctor_patronymic"]
-                ),
-                doctor_speciality=specialities.get(r["staff_id"]),
-                chair_name=r["chair_name"],
-                plan_start=r["plan_start"],
-                plan_end=r["plan_end"],
-                comment=r["comment"],
-                patient_appeared=r["patient_appeared"],
-                reception_started=r["reception_started"],
-                reception_ended=r["reception_ended"],
-                check_issued=r["check_issued"],
-                reception_canceled=r["reception_canceled"],
-                cancel_reason=r["cancel_reason"],
-                cancel_reason_comment=r["cancel_reason_comment"],
-                date_added=r["date_added"],
-                date_changed=r["date_changed"],
-                services=names,
-                amount=amount,
-            )
-        if len(rows) < page_size:
-            return
-        last = rows[-1]["reception_id"]
+            yield _row(r, services, branches, specialities)
 
 
 def extract_receptions(
@@ -331,5 +423,5 @@ def existing_reception_ids(engine: Engine, reception_ids: Sequence[int]) -> set[
     with engine.connect() as conn:
         for i in range(0, len(ids), MAX_PAGE_SIZE):
             group = ids[i:i + MAX_PAGE_SIZE]
-            found.update(conn.execute(select(_R.c.ID).where(_R.c.ID.in_(group))).scalars())
+            found.update(conn.execute(existing_ids_query(group)).scalars())
     return found

@@ -4,12 +4,14 @@ Names are spelled exactly as IDENT has them (mixed case, so SQLAlchemy quotes th
 PostgreSQL). The same ``Select`` runs on MS SQL Server (production, read-only), PostgreSQL and
 SQLite (tests, demo). Only the demo generator creates these tables; production never does.
 
-Types: naive ``DateTime`` (IDENT stores clinic-local time), ``Numeric`` for money, Unicode
+Types: naive ``LocalDateTime`` (IDENT stores clinic-local time), ``Numeric`` for money, Unicode
 strings. ``RowVersion`` is left out on purpose: nothing here may depend on it.
 Primary keys have ``autoincrement=False``: the demo assigns ids itself, like an IDENT copy.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
@@ -22,8 +24,35 @@ from sqlalchemy import (
     Unicode,
     UnicodeText,
 )
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
+
+
+def iso_literal(value: datetime) -> str:
+    """``YYYY-MM-DDThh:mm:ss.mmm``: the one datetime string SQL Server reads alike in every
+    session language and DATEFORMAT (a ``datetime`` column reads ``'2026-11-01 00:30:00'``
+    as January 11th under a Russian login). Milliseconds, truncated as pymssql truncates:
+    ``datetime`` accepts no more than three fractional digits."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+
+
+class LocalDateTime(TypeDecorator):
+    """A naive clinic-local datetime; on SQL Server it travels as an ISO 8601 string with ``T``.
+
+    pymssql renders a bound ``datetime`` into the SQL text as ``'YYYY-MM-DD hh:mm:ss.mmm'``,
+    which a ``datetime`` column reads by the login's language. Other dialects get the datetime.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if dialect.name == "mssql" and isinstance(value, datetime):
+            if value.tzinfo is not None:
+                raise ValueError(f"IDENT stores naive clinic-local time, got {value!r}")
+            return iso_literal(value)
+        return value
 
 NAME = Unicode(255)
 MONEY = Numeric(18, 2)
@@ -61,10 +90,10 @@ Patients = Table(
     Column("CardNumber", Unicode(50)),
     Column("ParentSNP", NAME),
     Column("Comment", UnicodeText),
-    Column("FirstVisit", DateTime),
+    Column("FirstVisit", LocalDateTime),
     Column("PatientNumber", Unicode(50)),
     Column("Status", Integer),
-    Column("DateTimeChanged", DateTime),
+    Column("DateTimeChanged", LocalDateTime),
 )
 
 Staffs = Table(
@@ -97,18 +126,18 @@ Receptions = Table(
     Column("ID_Patients", Integer, nullable=True),
     Column("ID_Staffs", Integer, nullable=True),
     Column("ID_Armchairs", Integer, nullable=True),
-    Column("PlanStart", DateTime, nullable=True),
-    Column("PlanEnd", DateTime, nullable=True),
+    Column("PlanStart", LocalDateTime, nullable=True),
+    Column("PlanEnd", LocalDateTime, nullable=True),
     Column("Comment", UnicodeText),
-    Column("PatientAppeared", DateTime),
-    Column("ReceptionStarted", DateTime),
-    Column("ReceptionEnded", DateTime),
-    Column("CheckIssued", DateTime),
-    Column("ReceptionCanceled", DateTime),
+    Column("PatientAppeared", LocalDateTime),
+    Column("ReceptionStarted", LocalDateTime),
+    Column("ReceptionEnded", LocalDateTime),
+    Column("CheckIssued", LocalDateTime),
+    Column("ReceptionCanceled", LocalDateTime),
     Column("ID_ReceptionCancelReasons", Integer),
     Column("CancelReasonComment", UnicodeText),
-    Column("DateTimeAdded", DateTime),
-    Column("DateTimeChanged", DateTime),
+    Column("DateTimeAdded", LocalDateTime),
+    Column("DateTimeChanged", LocalDateTime),
     Column("ExternalUID", Unicode(100)),
 )
 
@@ -118,8 +147,8 @@ Orders = Table(
     Column("ID_Receptions", Integer, index=True),
     Column("ID_OwnCompanies", Integer),
     Column("ID_Patients", Integer),
-    Column("DateTimeOrder", DateTime),
-    Column("DateTimeBillFormed", DateTime),
+    Column("DateTimeOrder", LocalDateTime),
+    Column("DateTimeBillFormed", LocalDateTime),
     Column("IsBillFormed", Boolean),
 )
 
