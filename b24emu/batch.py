@@ -1,8 +1,14 @@
 """The batch method: up to 50 commands, halt, and $result/$error/... references.
 
-A reference to a command that failed, was skipped or does not exist (or a path that leads
-nowhere) substitutes an empty string; a reference to an array inside a longer string becomes
-"Array", as PHP string conversion does.
+What the portal substitutes, in every parameter *value* of a command (never in a key), after
+the value is URL-decoded, so percent-encoding does not hide a reference and there is no
+escape: ``$result[key]``, ``$next[key]``, ``$total[key]``, ``$error[key]`` and
+``$time[key]``, each followed by any number of ``[part]`` walked one at a time (lower case
+only, as the portal's pattern is case-sensitive). A value that is exactly one reference gets
+the raw value (an array too); a reference inside a longer string is string-replaced. A
+reference to a command that failed, was skipped or does not exist (or a path that leads
+nowhere) substitutes an empty string; an array inside a longer string becomes "Array" and a
+float is written with PHP's 14 significant digits, as PHP string conversion does.
 """
 
 from __future__ import annotations
@@ -74,6 +80,10 @@ def _to_php_string(value: Any) -> str:
         return "1"
     if isinstance(value, (list, dict)):
         return "Array"
+    if isinstance(value, float):  # PHP's (string) uses precision=14
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return format(value, ".14G")
     return str(value)
 
 

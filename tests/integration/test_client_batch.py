@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from identsync.bitrix24 import Bitrix24Client, CommandError
-from identsync.bitrix24.batch import normalise_batch
+from identsync.bitrix24.batch import Ref, normalise_batch
 from identsync.bitrix24.encoding import encode_command, encode_params
 
 
@@ -40,7 +40,7 @@ def contacts_and_deals(n: int) -> dict[str, tuple[str, dict[str, Any]]]:
         }})
     for i in range(n):
         cmds[f"d{i}"] = ("crm.deal.add", {"fields": {
-            "TITLE": f"Приём {i}", "CONTACT_ID": f"$result[c{i}]", "OPPORTUNITY": 1500.5,
+            "TITLE": f"Приём {i}", "CONTACT_ID": Ref(f"c{i}"), "OPPORTUNITY": 1500.5,
         }})
     return cmds
 
@@ -142,7 +142,115 @@ def test_batch_of_reads_with_references_to_lists(client: Bitrix24Client) -> None
     client.call("crm.deal.add", {"fields": {"TITLE": "t", "CONTACT_ID": cid}})
     br = client.batch({
         "cl": ("crm.contact.list", {"filter": {"NAME": "Ref"}, "select": ["ID"]}),
-        "dl": ("crm.deal.list", {"filter": {"CONTACT_ID": "$result[cl][0][ID]"}}),
+        "dl": ("crm.deal.list", {"filter": {"CONTACT_ID": Ref("cl", 0, "ID")}}),
     })
     assert br.errors == {}
     assert br.totals["cl"] == 1 and len(br.results["dl"]) == 1
+
+
+# -- reference groups larger than one request (issue 18, item 1) ------------------------------
+
+def one_contact_many_deals(n: int) -> dict[str, tuple[str, dict[str, Any]]]:
+    cmds: dict[str, tuple[str, dict[str, Any]]] = {"c0": ("crm.contact.add", {"fields": {
+        "NAME": "Ортодонт", "PHONE": [{"VALUE": "+79990001122"}]}})}
+    cmds.update({f"d{i}": ("crm.deal.add", {"fields": {"TITLE": f"Приём {i}",
+                                                       "CONTACT_ID": Ref("c0")}})
+                 for i in range(n)})
+    return cmds
+
+
+def test_a_contact_with_200_deals_spans_five_requests_all_linked(
+    client: Bitrix24Client, emulator: Any
+) -> None:
+    br = client.batch(one_contact_many_deals(200))
+    assert br.errors == {}
+    cid = int(br.results["c0"])
+    deals = emulator.control.dump("deal")
+    assert len(deals) == 200 and {int(d["CONTACT_ID"]) for d in deals} == {cid}
+    assert {int(br.results[f"d{i}"]) for i in range(200)} == {int(d["ID"]) for d in deals}
+    assert len(emulator.control.dump("contact")) == 1
+    # c0 + 49 deals, then 3 x 50, then the last one: no plain call, nothing sent twice.
+    assert emulator.control.stats()["by_method"] == {"batch": 5, "crm.contact.add": 1,
+                                                      "crm.deal.add": 200}
+
+
+def test_deals_after_a_refused_contact_are_not_sent(client: Bitrix24Client, emulator: Any) -> None:
+    emulator.control.faults({"refuse": [{"method": "crm.contact.add", "field": "NAME",
+                                         "value": "Ортодонт"}]})
+    br = client.batch(one_contact_many_deals(120))
+    assert br.errors["c0"].code == "ERROR_CORE"
+    later = [k for k, e in br.errors.items() if e.code == "REFERENCE_FAILED"]
+    # Those sharing c0's request went in as the portal does it (without a contact); the
+    # 71 of the later requests were held back instead of being linked to nothing.
+    assert len(later) == 71 and "$result[c0]" in br.errors[later[0]].description
+    assert len(emulator.control.dump("deal")) == 49
+    assert emulator.control.stats()["by_method"].get("batch") == 1
+
+
+def test_a_maybe_applied_first_part_stops_everything_after_it(
+    client: Bitrix24Client, emulator: Any
+) -> None:
+    emulator.control.faults({"script": [{"method": "batch", "fault": "applied_then_500"}]})
+    with pytest.raises(Exception) as caught:
+        client.batch(one_contact_many_deals(120))
+    exc = caught.value
+    assert getattr(exc, "maybe_applied", False) is True
+    assert exc.command_keys[0] == "c0" and len(exc.command_keys) == 50
+    assert exc.partial.results == {}
+    # It was applied (contact + 49 deals); the 71 dependents were never sent.
+    assert len(emulator.control.dump("deal")) == 49
+    assert emulator.control.stats()["by_method"]["batch"] == 1
+
+
+def test_the_second_part_failing_reports_the_first_as_applied(
+    client: Bitrix24Client, emulator: Any
+) -> None:
+    emulator.control.faults({"script": [{"method": "batch", "fault": "applied_then_drop",
+                                         "skip": 1}]})
+    with pytest.raises(Exception) as caught:
+        client.batch(one_contact_many_deals(120))
+    exc = caught.value
+    assert exc.maybe_applied is True and exc.command_keys[0] == "d49"
+    assert set(exc.partial.results) == {"c0", *(f"d{i}" for i in range(49))}
+
+
+def test_a_refused_second_part_still_reports_the_call_as_partly_applied(
+    emulator: Any
+) -> None:
+    # The portal's limiter refuses every request after the first: that request ran nothing,
+    # but the first one wrote a contact and 49 deals, so the caller must look before writing.
+    emulator.control.faults({"script": [{"method": "batch", "fault": "http_503", "skip": 1,
+                                         "times": -1}]})
+    with Bitrix24Client(emulator.webhook_url, plan="unlimited", backoff=0.001,
+                        max_read_attempts=2) as client:
+        with pytest.raises(Exception) as caught:
+            client.batch(one_contact_many_deals(120))
+    exc = caught.value
+    assert exc.code == "QUERY_LIMIT_EXCEEDED" and exc.maybe_applied is True
+    assert "c0" in exc.partial.results and exc.command_keys[0] == "d49"
+    assert len(emulator.control.dump("deal")) == 49
+
+
+# -- literal values (issue 20, item 7) --------------------------------------------------------
+
+FORMS = ["see $result[c0]", "$result[c0]", "at $time[c0][start]", "$next[c0] of $total[c0]",
+         "err $error[c0]", "$next[", "$RESULT[c0]"]
+
+
+def test_text_the_portal_would_rewrite_arrives_unchanged(
+    client: Bitrix24Client, emulator: Any
+) -> None:
+    cmds: dict[str, Any] = {"c0": ("crm.contact.add", {"fields": {"NAME": "Пациент"}})}
+    for i, text in enumerate(FORMS):
+        cmds[f"d{i}"] = ("crm.deal.add", {"fields": {"TITLE": text, "COMMENTS": f"x {text}",
+                                                     "CONTACT_ID": Ref("c0")}})
+    cmds["plain"] = ("crm.deal.add", {"fields": {"TITLE": "ordinary"}})
+    br = client.batch(cmds)
+    assert br.errors == {}
+    deals = {int(d["ID"]): d for d in emulator.control.dump("deal")}
+    for i, text in enumerate(FORMS):
+        deal = deals[int(br.results[f"d{i}"])]
+        assert (deal["TITLE"], deal["COMMENTS"]) == (text, f"x {text}")
+        assert int(deal["CONTACT_ID"]) == int(br.results["c0"])
+    by_method = emulator.control.stats()["by_method"]
+    assert by_method["batch"] == 1 and by_method["crm.deal.add"] == len(FORMS) + 1

@@ -115,3 +115,24 @@ def test_form_encoded_batch_and_stats_count_inner_commands(emulator: EmulatorSer
     assert res["result"]["b"]["PHONE"][0]["VALUE"] == "+7 1"
     assert emulator.control.stats()["by_method"] == {
         "batch": 1, "crm.contact.add": 1, "crm.contact.get": 1}
+
+
+def test_every_reference_form_is_rewritten_even_percent_encoded(emulator: EmulatorServer) -> None:
+    """What staff-typed text meets inside a batch (issue 20.7): the client must keep such text
+    out of batches, and this is the portal behaviour that makes the client's test fail."""
+    from identsync.bitrix24.encoding import encode_command
+
+    texts = {"r": "see $result[c0] ok", "t": "at $time[c0][start]", "n": "$next[c0]|$total[c0]",
+             "e": "err $error[c0]", "u": "$RESULT[c0] and $next["}
+    cmd = {"c0": "crm.contact.add?fields[NAME]=A"}
+    cmd.update({k: encode_command("crm.deal.add", {"fields": {"TITLE": v}})
+                for k, v in texts.items()})
+    res = batch(emulator, cmd)
+    titles = {r["ID"]: r["TITLE"] for r in emulator.control.dump("deal")}
+    got = {k: titles[str(res["result"][k])] for k in texts}
+    cid = res["result"]["c0"]
+    start = res["result_time"]["c0"]["start"]
+    assert got["r"] == f"see {cid} ok"
+    assert got["t"] == f"at {format(start, '.14G')}" and got["t"] != texts["t"]
+    assert got["n"] == "|" and got["e"] == "err "
+    assert got["u"] == texts["u"]  # case-sensitive, and a reference needs its closing bracket

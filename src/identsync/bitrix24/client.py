@@ -35,14 +35,15 @@ from identsync.bitrix24.address import WebhookAddress
 from identsync.bitrix24.batch import (
     BatchResult,
     Command,
-    build_commands,
     method_of,
     normalise_batch,
     not_sent,
-    split_commands,
+    plan_requests,
+    prepare_commands,
+    render,
 )
 from identsync.bitrix24.classify import classify, is_read_method, never_sent, root_cause
-from identsync.bitrix24.encoding import encode_params
+from identsync.bitrix24.encoding import encode_command, encode_params
 from identsync.bitrix24.ratelimit import RateLimiter, plan_limits, shared_bucket
 from identsync.bitrix24.redact import scrub
 from identsync.bitrix24.stats import ClientStats
@@ -52,6 +53,7 @@ from identsync.errors import (
     Bitrix24RateLimited,
     Bitrix24ServerError,
     Bitrix24TransportError,
+    CommandError,
 )
 
 __all__ = ["Bitrix24Client", "Page"]
@@ -161,35 +163,92 @@ class Bitrix24Client:
         return Page(body.get("result"), _opt_int(body.get("next")), _opt_int(body.get("total")))
 
     def batch(self, commands: Mapping[str, Command], halt: bool = False) -> BatchResult:
-        """Run any number of commands, 50 per request, references kept together.
+        """Run any number of commands, 50 per request, references kept working.
 
         :param commands: key -> (method, params) or key -> "method?query". Keys must be
-            strings that are not integers ("c1", not "1").
+            strings that are not integers ("c1", not "1"). In (method, params) a reference
+            to another command is a ``Ref`` value; every string is sent as typed (one the
+            portal would rewrite, such as staff text holding ``$result[x]``, goes as a plain
+            call instead of inside the batch).
         :param halt: stop at the first failing command (also skips later requests; their
             commands are reported as NO_RESULT errors).
-        If a request fails as a whole, the raised error carries ``partial`` (the merged
-        BatchResult of the earlier requests) and ``command_keys`` (the keys of the failed
-        request), so a caller can tell what was applied.
+        A reference group larger than one request is sent in dependency order: commands
+        referenced from a later request are sent first and their results substituted
+        client-side; a command whose referenced command failed is not sent (error
+        REFERENCE_FAILED). If a request fails as a whole, the raised error carries
+        ``partial`` (the merged BatchResult of the earlier requests) and ``command_keys``
+        (the keys of the failed request), so a caller can tell what was applied; nothing
+        after it is sent. It says ``maybe_applied`` when the failed request may have run,
+        or when an earlier request of the call wrote something.
         """
-        cmds = build_commands(commands)
+        prepared = prepare_commands(commands)
         out = BatchResult()
-        requests_ = split_commands(cmds)
+        plan = plan_requests(prepared)
         started = self._clock()
-        for chunk in requests_:
+        plain = 0
+        for req in plan:
             if halt and out.errors:
-                out.merge(not_sent(chunk, "not sent: an earlier request of this halted batch failed"))
+                out.merge(not_sent({k: prepared[k].method for k in req.keys},
+                                   "not sent: an earlier request of this halted batch failed"))
+                continue
+            here: set[str] = set()
+            chunk: dict[str, Any] = {}
+            for key in req.keys:
+                sent = render(prepared[key], here, out)
+                if isinstance(sent, CommandError):
+                    out.errors[key] = sent
+                    continue
+                here.add(key)
+                chunk[key] = sent
+            if not chunk:
                 continue
             try:
-                out.merge(self._batch_request(chunk, halt))
+                if req.plain:
+                    plain += 1
+                    (key, (method, params)), = chunk.items()
+                    out.merge(self._plain_command(key, method, params))
+                else:
+                    out.merge(self._batch_request(
+                        {k: p if prepared[k].raw is not None else encode_command(m, p)
+                         for k, (m, p) in chunk.items()}, halt))
             except Bitrix24Error as exc:
                 exc.partial = out
-                exc.command_keys = tuple(chunk)
+                exc.command_keys = tuple(req.keys)
+                if not exc.maybe_applied and any(
+                        not is_read_method(prepared[k].method) for k in out.results):
+                    # Earlier requests of this call did write: to the caller the call is
+                    # partly applied, whatever this request's own failure says.
+                    exc.maybe_applied = True
+                    exc.args = (exc._message(),)
                 raise
-        if len(requests_) > 1:
+        if len(plan) > 1:
             log.info(
-                "bitrix24 batch: %d commands in %d requests, %d errors, %.2fs",
-                len(cmds), len(requests_), len(out.errors), self._clock() - started,
+                "bitrix24 batch: %d commands in %d requests (%d plain calls), %d errors, %.2fs",
+                len(prepared), len(plan), plain, len(out.errors), self._clock() - started,
             )
+        return out
+
+    def _plain_command(self, key: str, method: str, params: Any) -> BatchResult:
+        """One command sent outside the batch, its answer filed under its key as a batch
+        would. A refusal (the portal answered with an error for this method) is that
+        command's error; anything that may have been applied, or that no retry can help,
+        is raised as for a failed batch request."""
+        log.info("bitrix24 %s (command %s) sent as a plain call: its text holds a batch "
+                 "reference the portal would rewrite", method, key)
+        try:
+            body = self._call(method, params)
+        except Bitrix24Error as exc:
+            if type(exc) is not Bitrix24Error:  # auth, 5xx, transport, limits: the request's
+                raise
+            return BatchResult(errors={key: CommandError(
+                key, exc.code, exc.description, method=method, http_status=exc.http_status)})
+        out = BatchResult(results={key: body.get("result")})
+        if (total := _opt_int(body.get("total"))) is not None:
+            out.totals[key] = total
+        if (nxt := _opt_int(body.get("next"))) is not None:
+            out.nexts[key] = nxt
+        if isinstance(body.get("time"), Mapping):
+            out.times[key] = body["time"]
         return out
 
     def list_all(

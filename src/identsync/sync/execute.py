@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from identsync.bitrix24.batch import Ref
 from identsync.config import SyncConfig
 from identsync.errors import Bitrix24Error, Bitrix24TransportError, ChunkWriteFailed
 from identsync.records import Failure, LookupMap, SyncRecord
@@ -35,6 +36,7 @@ class ChunkResult:
     failures: list[Failure] = field(default_factory=list)  # records the portal refused
     notes: list[str] = field(default_factory=list)
     rounds: int = 0
+    unchanged: set[str] = field(default_factory=set)  # existing deals left as they were
 
 
 def _apply_results(plan: ChunkPlan, records: list[SyncRecord], br: Any,
@@ -69,6 +71,23 @@ def _apply_results(plan: ChunkPlan, records: list[SyncRecord], br: Any,
                                 "deal saved without a contact")
 
 
+def write_commands(plan: ChunkPlan) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The plan's batch commands with the new contact's id as an explicit reference.
+
+    The plan writes ``CONTACT_ID`` as ``$result[<contact ref>]`` text; the client sends
+    every string as typed, so the one value meant as a reference becomes a ``Ref``. Every
+    other value (names, comments, services typed by staff) stays literal text.
+    """
+    cmds = plan.commands()
+    for d in plan.deals:
+        if d.contact_ref is None:
+            continue
+        fields = cmds[d.ref][1].get("fields")
+        if isinstance(fields, dict) and fields.get("CONTACT_ID") == f"$result[{d.contact_ref}]":
+            fields["CONTACT_ID"] = Ref(d.contact_ref)
+    return cmds
+
+
 def settle(exc: Bitrix24Error, cfg: SyncConfig, sleep: Callable[[float], None]) -> None:
     """After a write whose answer was lost in transit, give the portal time to finish it.
 
@@ -83,7 +102,7 @@ def settle(exc: Bitrix24Error, cfg: SyncConfig, sleep: Callable[[float], None]) 
 
 
 def upsert_chunk(client: Any, records: list[SyncRecord], cfg: SyncConfig,
-                 lookup: LookupMap | None = None, *, dry_run: bool = False,
+                 lookup: LookupMap | None = None, *, key: bytes, dry_run: bool = False,
                  around_write: Callable[[], AbstractContextManager[Any]] = nullcontext,
                  sleep: Callable[[float], None] = time.sleep) -> ChunkResult:
     """Plan and write one chunk. ``lookup=None`` looks up first (always do so on retries).
@@ -95,10 +114,11 @@ def upsert_chunk(client: Any, records: list[SyncRecord], cfg: SyncConfig,
     if not records:
         return result
     if lookup is None:
-        lookup = run_lookup(client, records, cfg)
+        lookup = run_lookup(client, records, cfg, key=key)
     for round_no in range(1, MAX_ROUNDS + 1):
         result.rounds = round_no
         plan = plan_chunk(records, lookup, cfg)
+        result.unchanged = set(plan.unchanged_deals)
         if round_no == 1:
             result.counts.update(plan.counts)
             result.notes.extend(plan.notes)
@@ -107,7 +127,7 @@ def upsert_chunk(client: Any, records: list[SyncRecord], cfg: SyncConfig,
             return result
         try:
             with around_write():
-                br = client.batch(plan.commands())
+                br = client.batch(write_commands(plan))
         except Bitrix24Error as exc:
             if not exc.maybe_applied:
                 raise
@@ -116,7 +136,7 @@ def upsert_chunk(client: Any, records: list[SyncRecord], cfg: SyncConfig,
                         "before writing anything (round %d/%d)", len(records), exc.code or
                         type(exc).__name__, round_no, MAX_ROUNDS)
             result.counts["write_rounds_replanned"] += 1
-            lookup = run_lookup(client, records, cfg)
+            lookup = run_lookup(client, records, cfg, key=key)
             continue
         _apply_results(plan, records, br, result)
         return result
