@@ -8,7 +8,9 @@ STAMP := $(VENV)/.installed
 .PHONY: venv test test-fast demo airflow bench chaos emulator clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "MISSING: Python's" \
+	  "venv module for $(PYTHON) (needs Python 3.11). Debian, as root: apt-get install -y" \
+	  "python3-venv; or set PYTHON=/path/to/python3.11. Then run the command again." >&2; exit 1; }
 	$(PY) -m pip install --quiet --upgrade "pip==25.3"
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	@# The sync library itself (src/identsync), editable, also registered as an Airflow provider.
@@ -18,8 +20,13 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 venv: $(STAMP)
 
 # Everything: unit, contract, integration (emulator over HTTP + PostgreSQL), Airflow DAG tests.
+# The services and the browser the suite needs are set up here, not by CI: PostgreSQL
+# (started if down), Redis for the Celery tests (started if down), Debian's Chromium for the
+# UI tests (installed if missing and root). Each says what is missing where it cannot.
 test: $(STAMP)
 	./tools/ensure_postgres.sh
+	./tools/ensure_redis.sh
+	./tools/ensure_chromium.sh
 	@# pytest exits 5 when it collects nothing: say so instead of failing by accident.
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc

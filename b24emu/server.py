@@ -99,6 +99,10 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # socketserver listens with a backlog of 5: a burst of parallel clients overflowed the
+    # accept queue and got resets or stalled connections, which a portal's front (nginx:
+    # 511) never gives. The kernel caps it at net.core.somaxconn.
+    request_queue_size = 1024
     emu: EmulatorServer
 
     def __init__(self, *args: Any, **kw: Any) -> None:
@@ -131,7 +135,7 @@ class EmulatorServer:
                  port: int = 0, host: str = "127.0.0.1", state_path: str | None = None,
                  latency_ms: float = 0, jitter_ms: float = 0, seed: int = 0,
                  faults: dict[str, Any] | None = None, operating_limit_s: float = 0,
-                 **config: Any) -> None:
+                 keep_undeclared_fields: bool = True, **config: Any) -> None:
         self.token = token
         self.user_id = int(user_id)
         self.host = host
@@ -142,6 +146,9 @@ class EmulatorServer:
         self._initial_config = self.config.as_dict()
         self._state_path = state_path
         self.portal = Portal(state_path)
+        # A portal drops UF_CRM_* fields it does not declare (the CLI emulator does too);
+        # in-process servers keep them unless asked, for set-ups that declare none.
+        self.portal.keep_undeclared_fields = bool(keep_undeclared_fields)
         self.stats = Stats()
         self.bucket = LeakyBucket()
         self.operating = OperatingTime()

@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """`make bench`: this project's sync against the seed's strategies, one table.
 
-    python bench/run.py                 # default: everything that fits in ~20 minutes
-    python bench/run.py --quick         # sanity run: 50 ms latency, no 20,000 workload
-    python bench/run.py --full          # every cell live, however long it takes (hours)
-    python bench/run.py --latency-ms 500 --max-cell-seconds 300 --workloads new_20,new_1000
+    python -m bench.run                 # default: everything that fits in ~20 minutes
+    python -m bench.run --quick         # sanity run: 50 ms latency, no 20,000 workload
+    python -m bench.run --full          # every cell live, however long it takes (hours)
+    python -m bench.run --latency-ms 500 --max-cell-seconds 300 --workloads new_20,new_1000
 
 Every cell (strategy x workload) first runs against the emulator at zero latency with no
 rate limit: that counts its HTTP requests, commands and writes exactly and measures its local
@@ -87,15 +87,16 @@ class Emulator:
         return f"http://127.0.0.1:{self.port}/rest/1/{TOKEN}/"
 
     def fresh_portal(self) -> None:
-        """Empty portal, unlimited and instant, with the deal fields the config maps."""
+        """Empty portal, unlimited and instant, with the custom fields the config maps."""
         from identsync.bitrix24.client import Bitrix24Client
         from identsync.settings import load_config
-        from tools.setup_portal import ensure_fields
+        from identsync.cli.portal_setup import setup_portal
 
         self.control.reset("all")
         self.control.config({"plan": "unlimited", "latency_ms": 0, "jitter_ms": 0})
+        # Deal and contact fields: each DAG run's preflight checks both.
         with Bitrix24Client(self.webhook, plan="unlimited") as client:
-            ensure_fields(client, "deal", load_config().deal_fields)
+            setup_portal(client, load_config(), out=lambda _line: None)
 
     def arm(self, plan: str, latency_ms: float) -> None:
         self.control.reset("stats,limits")

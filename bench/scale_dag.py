@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """One DAG run over a window of N receptions (default 30,000), through `airflow dags test`.
 
-    python bench/scale_dag.py [--receptions 30000]
+    python -m bench.scale_dag [--receptions 30000]
 
 Checks what limits a big window: Airflow's max_map_length (1024 mapped tasks) and XCom size
 (every value must stay well under 1 MB), and prints the run summary, the largest XCom and the

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """`make chaos`: a generated clinic synced day by day through the DAG under injected faults.
 
-    python tools/chaos.py --receptions 1000 --days 3 --seed 1 [--rates-scale 1] [--no-slow]
+    python -m tools.chaos --receptions 1000 --days 3 --seed 1 [--rates-scale 1] [--no-slow]
 
 A clinic of ``--receptions`` receptions over ``--days`` days (tools.ident_demo.clinic, seeded)
 is synced once as it is at 07:00 on the first day, then advanced to 20:00 of each day and

@@ -27,7 +27,12 @@ def schema() -> dict[str, Any]:
     out = SyncConfig.model_json_schema()
     out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     out["title"] = "identsync configuration (dags/identsync.json)"
-    out.setdefault("properties", {})["$comment"] = {"type": "string"}
+    # The loader ignores both (identsync.config.META_KEYS): "$schema" lets an editor validate
+    # the file against this schema, "$comment" holds a note.
+    props = out.setdefault("properties", {})
+    props["$schema"] = {"type": "string", "description": "this schema's URL or path, for "
+                                                         "editors; ignored by the sync"}
+    props["$comment"] = {"type": "string"}
     return out
 
 

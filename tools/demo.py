@@ -1,19 +1,21 @@
 #!/usr/bin/env python
 """The demo: a generated clinic synced into the local Bitrix24 emulator through Airflow.
 
-    python tools/demo.py run        # what `make demo` calls; run it twice: the 2nd writes nothing
-    python tools/demo.py airflow    # `make airflow`: airflow standalone, everything configured
-    python tools/demo.py env        # print the environment (source it to use the airflow CLI)
-    python tools/demo.py stop       # stop the background emulator
+    python -m tools.demo run        # what `make demo` calls; run it twice: the 2nd writes nothing
+    python -m tools.demo airflow    # `make airflow`: airflow standalone, everything configured
+    python -m tools.demo env        # print the environment (source it to use the airflow CLI)
+    python -m tools.demo stop       # stop the background emulator
 
 Everything lives under var/ (emulator state, IDENT demo database, AIRFLOW_HOME). The sync
-state goes to the PostgreSQL database `identsync_demo` on the server $IDENTSYNC_PG (default
-postgresql://postgres@127.0.0.1:5432, see tools/pgserver.py), created if missing.
+state goes to this clone's own PostgreSQL database `identsync_demo_<hash of the clone's
+path>` on the server $IDENTSYNC_PG (default postgresql://postgres@127.0.0.1:5432, see
+tools/pgserver.py), created if missing: clones on one server never share or drop each other's.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -35,7 +37,20 @@ BIN = Path(sys.executable).parent
 DEFAULT_EMU_PORT = int(os.environ.get("DEMO_EMULATOR_PORT", "8024"))
 EMU_FILE = VAR / "emulator.json"  # {"pid": ..., "port": ...} of this clone's emulator
 EMU_TOKEN = "demo-webhook-token"  # a sandbox token for the local emulator, not a secret
-STATE_DB = "identsync_demo"
+
+
+def clone_state_db(root: Path = ROOT) -> str:
+    """This clone's demo state database: one per clone on a shared server.
+
+    A clone with a fresh portal drops its state database (see ensure_state_db); with one
+    fixed name that dropped another clone's ledger under its feet, and that clone then
+    reconciled its deals against a foreign comment ledger.
+    """
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:10]
+    return f"identsync_demo_{digest}"
+
+
+STATE_DB = clone_state_db()
 IDENT_DB = VAR / "ident_demo.sqlite3"
 DEMO_DAYS = 3
 DEMO_RECEPTIONS = int(os.environ.get("DEMO_RECEPTIONS", "300"))
@@ -84,9 +99,10 @@ def ensure_state_db(fresh: bool = False) -> None:
         created = pgserver.ensure_database(STATE_DB, fresh=fresh)
     except psycopg2.OperationalError as exc:
         sys.exit(f"PostgreSQL is not reachable at {pgserver.server_url()} ({exc}).\n"
-                 f"Start it (Debian: pg_ctlcluster 15 main start) or set {pgserver.ENV}.")
+                 f"Start it (./tools/ensure_postgres.sh does, or: pg_ctlcluster 15 main start)"
+                 f" or set {pgserver.ENV}.")
     if created:
-        say(f"created PostgreSQL database {STATE_DB} for the sync state")
+        say(f"created PostgreSQL database {STATE_DB} for this clone's sync state ({ROOT})")
 
 
 # -- this clone's emulator -------------------------------------------------------------------
@@ -192,13 +208,15 @@ def ensure_ident_db() -> None:
 def setup_portal() -> None:
     from identsync.bitrix24.client import Bitrix24Client
     from identsync.settings import load_config
-    from tools.setup_portal import ensure_fields  # noqa: PLC0415
+    from identsync.cli.portal_setup import ensure_fields
 
     cfg = load_config()
     client = Bitrix24Client(f"{emulator().base_url}/rest/1/{EMU_TOKEN}/", plan="standard")
-    added, _ = ensure_fields(client, "deal", cfg.deal_fields)
-    if added:
-        say(f"created {len(added)} deal fields on the portal: {', '.join(added)}")
+    # Contact fields too: the emulator, like a portal, drops undeclared fields.
+    for entity, wanted in (("deal", cfg.deal_fields), ("contact", cfg.contact_fields)):
+        added, _ = ensure_fields(client, entity, wanted)
+        if added:
+            say(f"created {len(added)} {entity} fields on the portal: {', '.join(added)}")
 
 
 def airflow(*args: str, env: dict[str, str], check: bool = True,
@@ -309,7 +327,7 @@ def cmd_airflow() -> int:
     say(f"demo data covers {start} .. {end}: trigger a DAG with date_from/date_to, or a backfill:"
         f" airflow backfill create --dag-id ident_to_bitrix24_branch_1 --from-date "
         f"{start}T00:00:00{offset} --to-date {end}T00:00:00{offset}   "
-        "(after `eval $(.venv/bin/python tools/demo.py env)`)")
+        "(after `eval $(.venv/bin/python -m tools.demo env)` in this folder)")
     os.execve(str(BIN / "airflow"), [str(BIN / "airflow"), "standalone"], env)
 
 

@@ -18,7 +18,7 @@ recorded, :func:`check` answers, each as a named :class:`Check`:
 
 Importable from tests (``from tools.invariants import check``) and runnable::
 
-    python tools/invariants.py --ident sqlite:///var/x.sqlite3 --emulator http://127.0.0.1:8024
+    python -m tools.invariants --ident sqlite:///var/x.sqlite3 --emulator http://127.0.0.1:8024
 """
 
 from __future__ import annotations

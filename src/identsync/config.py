@@ -10,6 +10,7 @@ its own deal pipeline, say); :meth:`SyncConfig.for_branch` applies them.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from datetime import date
@@ -59,13 +60,23 @@ def _check_cron(value: str) -> str:
 
 
 def _check_stage_map(value: dict[str, str]) -> dict[str, str]:
-    for status in STATUSES:
-        if not str(value.get(status) or "").strip():
-            raise ValueError(f"{status}: is missing; every IDENT status needs a stage")
-    for status in value:
-        if status not in STATUSES:
-            raise ValueError(f"{status}: unknown status; allowed: {', '.join(STATUSES)}")
+    # One line per problem ("key: what"): the loader reports them all at once.
+    problems = [f"{status}: is missing; every IDENT status needs a stage" for status in STATUSES
+                if not str(value.get(status) or "").strip()]
+    problems += [f"{status}: unknown status; {_did_you_mean(status, STATUSES)}"
+                 for status in value if status not in STATUSES]
+    if problems:
+        raise ValueError("\n".join(problems))
     return value
+
+
+def _did_you_mean(name: str, allowed: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    if len(allowed) <= 12:
+        return f"allowed: {', '.join(allowed)}"
+    return "see the keys in README's Configuration table or docs/identsync.schema.json"
 
 
 class _Model(BaseModel):
@@ -175,6 +186,10 @@ class SyncConfig(_Model):
         "logical field -> UF_CRM_* code: " + ", ".join(CONTACT_FIELD_KEYS)),
         default_factory=lambda: {
         "card_number": "UF_CRM_IDENT_CARD", "guardian": "UF_CRM_IDENT_GUARDIAN"})
+    patient_id_field: str = Field(
+        "UF_CRM_IDENT_PATIENT_ID", pattern=r"^UF_CRM_[A-Z0-9_]+$",
+        description="contact field holding the IDENT patient id: what identifies a contact "
+                    "(tools/setup_portal.py creates it)")
     stage_map: dict[str, str] = Field(description=(
         "IDENT status -> stage id, for every status: " + ", ".join(STATUSES)),
         default_factory=lambda: {
@@ -212,13 +227,16 @@ class SyncConfig(_Model):
     @classmethod
     def _field_codes(cls, v: dict[str, str], info: Any) -> dict[str, str]:
         allowed = DEAL_FIELD_KEYS if info.field_name == "deal_fields" else CONTACT_FIELD_KEYS
+        problems = []
         for key, code in v.items():
             if key not in allowed:
-                raise ValueError(f"{key}: unknown logical field; allowed: {', '.join(allowed)}")
-            if not isinstance(code, str) or not _UF_CODE.match(code):
-                raise ValueError(f"{key}: {code!r} is not an upper-case UF_CRM_* field code")
+                problems.append(f"{key}: unknown logical field; {_did_you_mean(key, allowed)}")
+            elif not isinstance(code, str) or not _UF_CODE.match(code):
+                problems.append(f"{key}: {code!r} is not an upper-case UF_CRM_* field code")
         if info.field_name == "deal_fields" and "ident_id" not in v:
-            raise ValueError("ident_id: is required: deals are matched by the IDENT id field")
+            problems.append("ident_id: is required: deals are matched by the IDENT id field")
+        if problems:
+            raise ValueError("\n".join(problems))
         return v
 
     @field_validator("branches")
@@ -273,12 +291,13 @@ class SyncConfig(_Model):
 
     # -- loading -------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> SyncConfig:
-        raw = {k: v for k, v in raw.items() if k != "$comment"}
+    def from_dict(cls, raw: dict[str, Any], source: str | None = None) -> SyncConfig:
+        """Validate a document; every problem at once (ConfigProblems), not the first."""
+        raw = {k: v for k, v in raw.items() if k not in META_KEYS}
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
-            raise ConfigError(_first_error(exc, raw)) from None
+            raise ConfigProblems(_problems(exc, raw), source) from None
 
     @classmethod
     def from_json(cls, text: str, source: str = "configuration") -> SyncConfig:
@@ -288,12 +307,31 @@ class SyncConfig(_Model):
             raise ConfigError(f"{source}: not valid JSON ({exc})") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{source}: must be a JSON object")
-        return cls.from_dict(raw)
+        return cls.from_dict(raw, source=source)
 
     @classmethod
     def from_file(cls, path: str | Path) -> SyncConfig:
         p = Path(path)
-        return cls.from_json(p.read_text(encoding="utf-8"), source=p.name)
+        return cls.from_json(p.read_text(encoding="utf-8"), source=str(p))
+
+
+#: Keys for people and editors, not for the sync: "$schema" points an editor at
+#: docs/identsync.schema.json, "$comment" holds a note.
+META_KEYS = ("$schema", "$comment")
+
+
+class ConfigProblems(ConfigError):
+    """Every problem of one configuration document, each ``key: what is wrong``."""
+
+    def __init__(self, problems: list[str], source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        if len(problems) == 1:
+            text = f"{source}: {problems[0]}" if source else problems[0]
+        else:
+            text = (f"{source or 'configuration'}: {len(problems)} problems:\n"
+                    + "\n".join(f"  - {p}" for p in problems))
+        super().__init__(text)
 
 
 def _key(loc: tuple[Any, ...]) -> str:
@@ -306,22 +344,38 @@ def _key(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:
-    """``key: what is wrong`` for the first problem, naming the branch for a branch's key."""
-    err = exc.errors()[0]
-    loc = tuple(p for p in err["loc"] if p not in ("function-after", "[key]"))
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key (typo?)"
-    sub = re.match(r"^([a-z_]+): (.*)$", msg, re.S)
-    if sub and loc and loc[-1] in ("deal_fields", "contact_fields", "stage_map"):
-        loc, msg = (*loc, sub.group(1)), sub.group(2)
-    elif sub and loc and loc[-1] == "alerts":
-        loc, msg = (*loc, sub.group(1)), sub.group(2)
-    text = f"{_key(loc)}: {msg}"
-    if len(loc) >= 2 and loc[0] == "branches" and isinstance(loc[1], int):
-        branches = raw.get("branches") or []
-        b = branches[loc[1]] if loc[1] < len(branches) else None
-        if isinstance(b, dict):
-            text += f" (branch {b.get('id', '?')} {b.get('name', '')})".rstrip()
-    return text
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the object at ``loc`` may have (the model there: top level, branch, alerts)."""
+    path = tuple(p for p in loc if not isinstance(p, int))
+    model = {(): SyncConfig, ("branches",): Branch, ("alerts",): Alerts}.get(path)
+    return list(model.model_fields) if model is not None else []
+
+
+def _problems(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
+    """``key: what is wrong`` for every problem, naming the branch for a branch's key."""
+    out: list[str] = []
+    errors = exc.errors()
+    locs = [tuple(e["loc"]) for e in errors]
+    for err in errors:
+        loc = tuple(p for p in err["loc"] if p not in ("function-after", "[key]"))
+        # A list whose items failed is also "too short" (the failed items do not count).
+        if err["type"] == "too_short" and any(o[:len(err["loc"])] == tuple(err["loc"])
+                                              and len(o) > len(err["loc"]) for o in locs):
+            continue
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and loc:
+            msg = f"unknown key; {_did_you_mean(str(loc[-1]), _allowed_keys(loc[:-1]))}"
+        # A validator of a mapping (or of alerts) reports one "key: what" line per problem.
+        nested = loc and loc[-1] in ("deal_fields", "contact_fields", "stage_map", "alerts")
+        for line in msg.split("\n"):
+            sub = re.match(r"^([a-z_]+): (.*)$", line, re.S) if nested else None
+            where, what = ((*loc, sub.group(1)), sub.group(2)) if sub else (loc, line)
+            text = f"{_key(where)}: {what}"
+            if len(loc) >= 2 and loc[0] == "branches" and isinstance(loc[1], int):
+                branches = raw.get("branches") or []
+                b = branches[loc[1]] if loc[1] < len(branches) else None
+                if isinstance(b, dict):
+                    text += f" (branch {b.get('id', '?')} {b.get('name', '')})".rstrip()
+            if text not in out:
+                out.append(text)
+    return out

@@ -3,12 +3,16 @@
 One module-scoped stack: a demo clinic with the bad-input corpus, one real
 ``airflow dags test`` run of branch 1 against the emulator (so there are real rejections),
 then ``airflow api-server`` (simple auth manager, a known admin) on that SQLite metadata DB.
-Chromium logs in through the real login form. Screenshots go to docs/img/.
+Chromium logs in through the real login form. Screenshots go to a temporary folder (a test
+never rewrites tracked files); IDENTSYNC_SCREENSHOTS=docs/img refreshes README's on purpose.
+A second ``airflow dags test`` run fails (a bad date_from): only Airflow's own run states know
+of it, and the page must show it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from datetime import date, datetime
@@ -32,7 +36,7 @@ pytestmark = [pytest.mark.airflow, pytest.mark.timeout(600)]
 
 DAG_ID = "ident_to_bitrix24_branch_1"
 CONF = {"date_from": "2026-11-01", "date_to": "2026-12-31"}
-IMG = ROOT / "docs" / "img"
+BAD_CONF = {"date_from": "not-a-date"}
 WRONG_TOKEN = "wrong-SECRET-token-4242"
 HEALTH = "/identsync/health"
 # Ten or more digits with only phone punctuation between them (dates and times taken out).
@@ -42,6 +46,15 @@ DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)
 
 def full_phones(text: str) -> list[str]:
     return FULL_PHONE.findall(DATE_TIME.sub(" ", text))
+
+
+@pytest.fixture(scope="module")
+def img(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: a temporary folder unless IDENTSYNC_SCREENSHOTS names one."""
+    wanted = os.environ.get("IDENTSYNC_SCREENSHOTS")
+    folder = (ROOT / wanted) if wanted else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +78,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, emulator_session: Any) -> An
         migrate(env)
         # Before the api-server starts: SQLite takes one writer at a time.
         airflow(env, "dags", "test", DAG_ID, "-c", json.dumps(CONF))
+        # A run that fails in its first task: it never reaches run_summary.
+        failed = airflow(env, "dags", "test", DAG_ID, "-c", json.dumps(BAD_CONF), check=False)
+        assert "not-a-date" in failed.stdout + failed.stderr
         state = SyncState(state_dsn)
         with api_server(env, tmp / "api-server.log") as base:
             yield {"base": base, "env": env, "emu": emulator_session, "state": state,
@@ -130,7 +146,8 @@ def test_health_endpoints_need_an_airflow_login(stack: Any, browser: Any) -> Non
     assert [v["href"] for v in views] == [HEALTH]
 
 
-def test_health_page_shows_the_run_rejections_masked_and_links(page: Any, stack: Any) -> None:
+def test_health_page_shows_the_run_rejections_masked_and_links(page: Any, stack: Any,
+                                                                img: Path) -> None:
     base, state = stack["base"], stack["state"]
     (run,) = state.store.last_runs(DAG_ID, 5)
     counts = run["summary"]["counts"]
@@ -158,7 +175,19 @@ def test_health_page_shows_the_run_rejections_masked_and_links(page: Any, stack:
         group = section.locator(f"details[data-reason='{reason}']")
         assert group.locator("summary").inner_text().strip() == f"{reason}: {n}"
         assert group.locator("table.rejections tr").count() == n + 1  # + the header
-    page.screenshot(path=str(IMG / "sync-health.png"))
+    page.screenshot(path=str(img / "sync-health.png"))
+
+    # Every run Airflow has, the failed one too, newest first; the branch is amber for it.
+    states = section.locator("tr.airflow-run")
+    assert [states.nth(i).get_attribute("data-state") for i in range(states.count())] == [
+        "failed", "success"]
+    assert states.nth(1).get_attribute("data-run-id") == run["run_id"]
+    assert section.locator("p.health").get_attribute("data-status") == "amber"
+    assert "1 failed run since the last success" in section.locator("ul.reasons").inner_text()
+    assert re.fullmatch(r"(just now|\d+ min ago)",
+                        section.locator(".last-success").inner_text().strip())
+    overview = frame.locator(f"table.overview-table tr[data-pipeline='{DAG_ID}']")
+    assert overview.locator(".status").inner_text().strip() == "amber"
 
     # No patient's phone in full, in the page or its JSON.
     html = frame.locator("html").evaluate("e => e.outerHTML")  # the iframe's document
@@ -216,7 +245,7 @@ def click_test(page: Any, conn_id: str, outcome: str) -> tuple[dict[str, Any], s
     return answer.value.json(), toast.inner_text()
 
 
-def test_bitrix24_connection_form_and_test_button(page: Any, stack: Any) -> None:
+def test_bitrix24_connection_form_and_test_button(page: Any, stack: Any, img: Path) -> None:
     emu = stack["emu"]
     page.goto(stack["base"] + "/connections")
     add_bitrix24_connection(page, "bitrix24_ui", emu.webhook_url, "unlimited")
@@ -228,7 +257,7 @@ def test_bitrix24_connection_form_and_test_button(page: Any, stack: Any) -> None
     conn_row(page, "bitrix24_ui").get_by_role("button", name="Edit Connection").click()
     page.get_by_label("Webhook URL").wait_for()
     page.wait_for_timeout(700)  # the dialog's opening animation
-    page.screenshot(path=str(IMG / "bitrix24-connection.png"))
+    page.screenshot(path=str(img / "bitrix24-connection.png"))
     page.keyboard.press("Escape")
     page.get_by_role("dialog").wait_for(state="hidden")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +16,7 @@ from identsync.records import Rejection
 from identsync.state import SyncState
 from identsync.ui.health import (
     Links,
+    age_text,
     health_report,
     mask_phone,
     mask_text,
@@ -227,3 +228,135 @@ def test_the_app_refuses_requests_without_an_airflow_login() -> None:
         answer = client.get(path)
         assert answer.status_code == 401 and answer.json() == {"detail": "Not authenticated"}
     assert client.get("/", follow_redirects=False).headers["location"].endswith("/health")
+
+
+# --- every run on the page: Airflow's own run states, last success, status (issue 21, 6) ----
+
+NOW = datetime(2026, 11, 21, 9, 10, tzinfo=timezone.utc)  # ticks of */30 at :00 and :30
+
+
+def dag_run(run_id: str, state: str, started_min_ago: float, took_min: float | None = 2,
+            run_type: str = "scheduled", conf: dict | None = None) -> dict:
+    """A row of Airflow's dag_run table, as identsync.ui.app.dag_runs reads it."""
+    start = NOW - timedelta(minutes=started_min_ago)
+    return {"run_id": run_id, "state": state, "run_type": run_type,
+            "queued_at": start - timedelta(seconds=5), "start_date": start,
+            "end_date": None if took_min is None else start + timedelta(minutes=took_min),
+            "logical_date": start, "conf": conf or {}}
+
+
+def health_of(state: SyncState, runs: list[dict] | None, schedule: str = "*/30 * * * *"
+              ) -> dict:
+    return pipeline_health(state, PIPE, links=Links("/"), tz=MSK, airflow_runs=runs,
+                           schedule=schedule, now=NOW)
+
+
+def test_a_branch_that_synced_on_schedule_is_green(state: SyncState) -> None:
+    h = health_of(state, [dag_run("scheduled__1", "success", 10),
+                          dag_run("scheduled__0", "success", 40)])
+    assert h["health"]["status"] == "green" and h["health"]["reasons"] == []
+    assert h["health"]["last_success_ago"] == "8 min ago"  # ended 2 min after its start
+    assert h["health"]["last_success_at"] == "2026-11-21T12:02:00+03:00"
+    assert [r["state"] for r in h["airflow_runs"]] == ["success", "success"]
+
+
+def test_a_failed_run_shows_up_and_turns_the_branch_amber(state: SyncState) -> None:
+    h = health_of(state, [dag_run("scheduled__ok", "success", 40),
+                          dag_run("manual__bad", "failed", 8, run_type="manual")])
+    assert h["health"]["status"] == "amber"
+    assert h["health"]["reasons"] == ["1 failed run since the last success"]
+    assert h["health"]["last_success_ago"] == "38 min ago"
+    newest = h["airflow_runs"][0]  # sorted newest first, whatever order Airflow gave
+    assert (newest["run_id"], newest["state"], newest["run_type"]) == \
+        ("manual__bad", "failed", "manual")
+    assert newest["run_url"] == f"/dags/{PIPE}/runs/manual__bad"
+    assert newest["duration_s"] == 120
+    # The recorded runs know nothing of it: the failed run never reached run_summary.
+    assert h["runs"] == []
+
+
+def test_scheduled_runs_without_success_turn_the_branch_red(state: SyncState) -> None:
+    runs = [dag_run("scheduled__ok", "success", 130)] + [
+        dag_run(f"scheduled__f{k}", "failed", m) for k, m in enumerate((100, 70, 40, 10))]
+    h = health_of(state, runs)
+    assert h["health"]["status"] == "red"
+    assert h["health"]["last_success_ago"] == "2 h 8 min ago"
+    # Ticks after 07:02 UTC: 07:30, 08:00, 08:30 (09:00's run is not due before 09:15).
+    assert h["health"]["missed_runs"] == 3
+    assert h["health"]["failed_since_success"] == 4
+    assert h["health"]["reasons"][0] == ("3 scheduled runs since the last success (2 h 8 min "
+                                         "ago) did not succeed")
+
+
+def test_one_late_tick_is_amber_and_the_branch_schedule_counts(state: SyncState) -> None:
+    runs = [dag_run("scheduled__ok", "success", 50)]  # ended 08:22; 08:30 tick due by 08:45
+    assert health_of(state, runs)["health"]["status"] == "amber"
+    assert health_of(state, runs)["health"]["missed_runs"] == 1
+    # Hourly: the next tick is 09:00, due by 09:15 - not yet late.
+    assert health_of(state, runs, schedule="0 * * * *")["health"]["status"] == "green"
+    cfg = SyncConfig.from_dict({"branches": [{"id": 1, "name": "A", "schedule": "0 * * * *"}]})
+    report = health_report(cfg, state, links=Links("/"), now=NOW,
+                           dag_runs=lambda pipeline, n: runs if pipeline == PIPE else [])
+    assert report["pipelines"][0]["health"]["status"] == "green"
+    assert report["pipelines"][0]["health"]["schedule"] == "0 * * * *"
+
+
+def test_never_succeeded_and_failed_is_red_nothing_yet_is_amber(state: SyncState) -> None:
+    h = health_of(state, [dag_run("manual__1", "failed", 5, run_type="manual")])
+    assert h["health"]["status"] == "red" and h["health"]["last_success_ago"] is None
+    assert "no successful run yet" in h["health"]["reasons"]
+    empty = health_of(state, [])
+    assert empty["health"]["status"] == "amber" and empty["airflow_runs"] == []
+
+
+def test_a_dry_run_is_no_success(state: SyncState) -> None:
+    h = health_of(state, [dag_run("manual__dry", "success", 5, conf={"dry_run": True}),
+                          dag_run("scheduled__ok", "success", 200)])
+    assert h["health"]["last_success_ago"] == "3 h 18 min ago"
+    assert h["health"]["status"] == "red" and h["airflow_runs"][0]["dry_run"] is True
+
+
+def test_a_run_stuck_running_is_stale(state: SyncState) -> None:
+    h = health_of(state, [dag_run("scheduled__stuck", "running", 185, took_min=None),
+                          dag_run("scheduled__ok", "success", 5)])
+    assert h["airflow_runs"][1]["stale"] is True
+    assert h["airflow_runs"][1]["running_for"] == "3 h 5 min"
+    assert h["health"]["status"] == "amber"
+    assert h["health"]["reasons"] == ["1 run queued or running for 3 h 5 min (stale)"]
+    young = health_of(state, [dag_run("scheduled__now", "running", 20, took_min=None),
+                              dag_run("scheduled__ok", "success", 25)])
+    assert young["health"]["status"] == "green" and not young["airflow_runs"][0]["stale"]
+
+
+def test_dead_records_turn_the_branch_amber_and_the_page_shows_it_all(filled: SyncState
+                                                                      ) -> None:
+    runs = [dag_run("scheduled__ok", "success", 40), dag_run("manual__bad", "failed", 8)]
+    cfg = SyncConfig.from_dict({"branches": [{"id": 1, "name": "Центр"}]})
+    report = health_report(cfg, filled, links=Links("/"), now=NOW,
+                           dag_runs=lambda pipeline, n: runs)
+    h = report["pipelines"][0]["health"]
+    assert h["status"] == "amber" and h["dead"] == 1
+    assert h["reasons"] == ["1 failed run since the last success",
+                            "1 dead record (no more tries)"]
+    html = render(report)
+    assert '<p class="health" data-status="amber">' in html
+    assert "Last success: <b class=\"last-success\">38 min ago</b>" in html
+    assert 'data-run-id="manual__bad"\n data-state="failed"' in html
+    assert f'href="/dags/{PIPE}/runs/manual__bad"' in html
+    assert "1 dead record (no more tries)" in html
+    json.dumps(report)  # the JSON endpoint serialises exactly this
+
+
+def test_without_airflows_runs_the_recorded_runs_count(filled: SyncState) -> None:
+    h = pipeline_health(filled, PIPE, links=Links("/"), tz=MSK,
+                        now=datetime.now(timezone.utc) + timedelta(minutes=3))
+    assert h["airflow_runs"] is None and h["health"]["source"] == "recorded runs"
+    assert h["health"]["last_success_ago"] == "3 min ago"
+    assert "Runs in Airflow" not in render({"timezone": "UTC", "pipelines": [h]})
+
+
+@pytest.mark.parametrize(("minutes", "text"), [
+    (0.5, "just now"), (12, "12 min ago"), (60, "1 h ago"), (185, "3 h 5 min ago"),
+    (60 * 24, "1 day ago"), (60 * 52, "2 days 4 h ago")])
+def test_age_text(minutes: float, text: str) -> None:
+    assert age_text(timedelta(minutes=minutes)) == text

@@ -20,7 +20,7 @@ from tools.ident_demo.days import advance_day
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m tools.ident_demo.clinic",
+    p = argparse.ArgumentParser(prog="python -m tools.ident_demo",
                                 description="Synthetic IDENT clinic database")
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("create", help="create tables and generate a clinic")

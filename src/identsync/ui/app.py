@@ -60,6 +60,22 @@ def ui_root() -> str:
     return path if path.endswith("/") else path + "/"
 
 
+def dag_runs(pipeline: str, n: int) -> list[dict[str, Any]]:
+    """The newest ``n`` rows of Airflow's own dag_run table for ``pipeline``, as plain dicts:
+    failed and stuck runs never reach run_summary, so only Airflow knows of them."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(select(DagRun).where(DagRun.dag_id == pipeline)
+                               .order_by(DagRun.run_after.desc()).limit(n)).all()
+        return [{"run_id": r.run_id, "state": str(getattr(r.state, "value", r.state)),
+                 "run_type": str(getattr(r.run_type, "value", r.run_type)),
+                 "queued_at": r.queued_at, "start_date": r.start_date, "end_date": r.end_date,
+                 "logical_date": r.logical_date, "conf": dict(r.conf or {})} for r in rows]
+
+
 def _report(user: Any) -> dict[str, Any]:
     from identsync.dag.connections import state_dsn
     from identsync.settings import load_config
@@ -72,7 +88,8 @@ def _report(user: Any) -> dict[str, Any]:
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 "no access to the runs of any sync pipeline")
         state = SyncState(state_dsn(cfg.state_conn_id))
-        return health_report(cfg, state, links=Links(ui_root()), can_read=can_read)
+        return health_report(cfg, state, links=Links(ui_root()), can_read=can_read,
+                             dag_runs=dag_runs)
     except HTTPException:
         raise
     except Exception as exc:

@@ -1,32 +1,32 @@
 """The sync-health read model: what operators see per branch, as plain JSON-able dicts.
 
 Three things happen here and nowhere else: the state queries (last runs, open rejections,
-the retry queue, all through :class:`~identsync.state.SyncState`), phone masking (a patient's
-phone never leaves this module whole: ``+7 999 ***-**-67``), and the links into Airflow's UI
+the retry queue, all through :class:`~identsync.state.SyncState`), masking every field with
+:mod:`identsync.mask` (a patient's phone never leaves whole: ``+7 999 ***-**-67``), and the
+links into Airflow's UI
 (the run page, a task's log page). No Airflow import: the FastAPI app passes the UI's root
-path and says which pipelines the user may read.
+path, says which pipelines the user may read, and hands over Airflow's own dag_run rows, from
+which each branch gets its failed and stale runs, "last success N ago" and a status
+(green / amber / red: :func:`branch_status`).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Protocol
 from urllib.parse import quote
 
-import phonenumbers
 import psycopg2.errors
-from phonenumbers import NumberParseException, PhoneNumberFormat
+
+from identsync.mask import mask, mask_phone, mask_text  # mask_*: re-exported
 
 __all__ = [
     "Links", "mask_phone", "mask_text", "run_row", "rejection_groups", "queue_rows",
-    "pipeline_health", "health_report",
+    "dag_run_row", "branch_status", "age_text", "pipeline_health", "health_report",
 ]
 
-MASK = "*"
 TRANSFORM_TASK = "transform"  # where a run records its rejections
 SUMMARY_TASK = "run_summary"  # where a run logs its summary
 COUNT_KEYS = (
@@ -37,94 +37,6 @@ COUNT_KEYS = (
     "comments_posted", "comments_skipped", "comments_reconciled", "comments_failed",
     "comments_would_post",
 )
-
-# A date or time is kept as it is; a run of digits and phone punctuation with enough digits
-# is a phone. The date alternative comes first so "2026-11-21 06:00" is never a phone.
-_DATE = (r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
-         r"|\d{1,2}\.\d{1,2}\.\d{4}(?:,? \d{1,2}:\d{2}(?::\d{2})?)?|\d{1,2}:\d{2}(?::\d{2})?")
-_PHONEISH = r"\+?\(?\d[\d\s().\-/]{4,}\d"
-_TEXT_RE = re.compile(rf"(?<![\w])(?:(?P<date>{_DATE})|(?P<phone>{_PHONEISH}))(?![\w])")
-_DIGIT = re.compile(r"\d")
-_LETTER = re.compile(r"[^\W\d_]")
-
-
-# --- masking ---------------------------------------------------------------------------------
-
-def _star_digits(text: str, keep_last: int = 2) -> str:
-    """Every digit but the last ``keep_last`` becomes ``*``; punctuation and letters stay."""
-    total = len(_DIGIT.findall(text))
-    seen = 0
-    out = []
-    for ch in text:
-        if ch.isdigit():
-            seen += 1
-            out.append(ch if seen > total - keep_last else MASK)
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def mask_phone(raw: str | None, region: str = "RU") -> str | None:
-    """A phone as operators may see it: country and area code, then only the last two digits.
-
-    ``+7 999 123-45-67`` -> ``+7 999 ***-**-67``. Whatever does not parse as a phone keeps
-    its letters and punctuation but loses every digit except the last two.
-    """
-    if raw is None:
-        return None
-    text = unicodedata.normalize("NFKC", str(raw)).strip()
-    if not _DIGIT.search(text):
-        return text
-    parsed = None
-    if not _LETTER.search(text):  # phonenumbers reads letters as keypad digits: x -> 9
-        try:
-            parsed = phonenumbers.parse(text, region)
-        except NumberParseException:
-            pass
-    if parsed is not None and phonenumbers.is_possible_number(parsed):
-        groups = phonenumbers.format_number(parsed, PhoneNumberFormat.INTERNATIONAL).split(" ")
-        if len(groups) >= 3:  # "+7", "999", "123-45-67": hide all after the area code
-            return " ".join(groups[:2] + [_star_digits(" ".join(groups[2:]))])
-        return _star_digits(" ".join(groups))
-    return _star_digits(text)
-
-
-def _phone_in_text(match: re.Match[str], region: str) -> str:
-    if match.group("date"):
-        return match.group(0)
-    found = match.group("phone")
-    digits = len(_DIGIT.findall(found))
-    # Ids are bare digit runs (reception 1234567); phones are longer or punctuated.
-    punctuated = bool(re.search(r"[\s().\-/+]", found))
-    if digits >= 10 or (digits >= 7 and punctuated):
-        return mask_phone(found, region) or ""
-    return found
-
-
-def _shown_forms(raw: str) -> set[str]:
-    """How a raw phone may appear inside a message (as typed, trimmed, or shortened)."""
-    printable = "".join(ch if ch.isprintable() else " " for ch in raw).strip()
-    forms = {raw, raw.strip(), printable, unicodedata.normalize("NFKC", printable)}
-    if len(printable) > 40:  # identsync.sync.phones shortens long values for messages
-        forms.add(printable[:40] + "…")
-    # A bare "123" would also hit ids and counts; no phone has fewer than five digits.
-    return {f for f in forms if len(_DIGIT.findall(f)) >= 5}
-
-
-def mask_text(text: str | None, phones: Iterable[str | None] = (), region: str = "RU"
-              ) -> str | None:
-    """``text`` with the given phones (as typed in IDENT) and anything phone-like masked."""
-    if text is None:
-        return None
-    out = str(text)
-    for raw in phones:
-        if not raw:
-            continue
-        masked = mask_phone(raw, region) or ""
-        for form in sorted(_shown_forms(raw), key=len, reverse=True):
-            out = out.replace(form, masked)
-    return _TEXT_RE.sub(lambda m: _phone_in_text(m, region), out)
-
 
 # --- links -----------------------------------------------------------------------------------
 
@@ -233,7 +145,9 @@ def rejection_groups(pipeline: str, rejections: Iterable[Mapping[str, Any]], lin
         groups.setdefault(str(r.get("reason") or "unknown"), []).append({
             "ident_id": r.get("ident_id"),
             "reception_id": r.get("reception_id"),
-            "detail": mask_text(r.get("detail"), [raw_phone], region),
+            "detail": mask(r.get("detail") or "", phones=[raw_phone], region=region,
+                           names=[source.get(k) for k in ("surname", "name", "patronymic")],
+                           free=[source.get("comment")]) if r.get("detail") else None,
             "phone": mask_phone(raw_phone, region),
             "first_seen": _ts(r.get("first_seen"), tz),
             "last_seen": _ts(r.get("last_seen"), tz),
@@ -273,6 +187,158 @@ def queue_rows(pipeline: str, entries: Iterable[Mapping[str, Any]], links: Links
     return out
 
 
+# --- runs in Airflow and the branch's status -------------------------------------------------
+# The state database only hears of runs that reach run_summary; a run whose upstream task
+# failed, or one stuck running, is only in Airflow's own dag_run table. The app reads those
+# rows (identsync.ui.app) and passes them in as plain dicts: run_id, state, run_type,
+# queued_at, start_date, end_date, conf.
+
+#: A scheduled run may take this long after its tick before the branch counts as late.
+LATE_AFTER = timedelta(minutes=15)
+#: A queued or running run older than this (or than two schedule intervals) is stale.
+STALE_AFTER = timedelta(hours=1)
+ACTIVE_STATES = ("queued", "running")
+#: Ticks counted at most when a branch has not succeeded for a long time.
+MAX_TICKS = 1000
+
+
+def _dt(value: Any) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return None
+
+
+def age_text(delta: timedelta) -> str:
+    """``delta`` as people say it: "just now", "12 min ago", "3 h 5 min ago", "2 days 4 h ago"."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min ago" if minutes else f"{hours} h ago"
+    days, hours = divmod(hours, 24)
+    unit = "day" if days == 1 else "days"
+    return f"{days} {unit} {hours} h ago" if hours else f"{days} {unit} ago"
+
+
+def schedule_ticks(schedule: str, after: datetime, until: datetime, tz: tzinfo) -> int:
+    """How many ticks of the cron ``schedule`` (clinic time) fall in ``(after, until]``."""
+    from croniter import croniter
+
+    ticks = croniter(schedule, after.astimezone(tz))
+    n = 0
+    while n < MAX_TICKS and ticks.get_next(datetime) <= until:
+        n += 1
+    return n
+
+
+def schedule_interval(schedule: str, now: datetime, tz: tzinfo) -> timedelta:
+    """The spacing of the two ticks before ``now`` (the schedule's interval there)."""
+    from croniter import croniter
+
+    ticks = croniter(schedule, now.astimezone(tz))
+    last = ticks.get_prev(datetime)
+    return last - ticks.get_prev(datetime)
+
+
+def _run_key(run: Mapping[str, Any]) -> datetime:
+    for key in ("start_date", "queued_at", "logical_date", "end_date"):
+        if (at := _dt(run.get(key))) is not None:
+            return at
+    return datetime.min.replace(tzinfo=timezone.utc)
+
+
+def dag_run_row(pipeline: str, run: Mapping[str, Any], links: Links, *, now: datetime,
+                stale_after: timedelta, tz: tzinfo | None = None) -> dict[str, Any]:
+    """One of Airflow's dag_run rows as the page shows it (state as Airflow has it)."""
+    state = str(run.get("state") or "queued")
+    began = _dt(run.get("start_date")) or _dt(run.get("queued_at"))
+    ended = _dt(run.get("end_date"))
+    conf = run.get("conf") if isinstance(run.get("conf"), Mapping) else {}
+    run_id = str(run["run_id"])
+    stale = state in ACTIVE_STATES and began is not None and now - began > stale_after
+    return {
+        "run_id": run_id,
+        "state": state,
+        "run_type": str(run.get("run_type") or ""),
+        "dry_run": bool(conf.get("dry_run")),
+        "queued_at": _ts(run.get("queued_at"), tz),
+        "start_date": _ts(run.get("start_date"), tz),
+        "end_date": _ts(run.get("end_date"), tz),
+        "duration_s": round((ended - began).total_seconds()) if began and ended else None,
+        "running_for": age_text(now - began).removesuffix(" ago") if stale and began else None,
+        "stale": stale,
+        "run_url": links.run(pipeline, run_id),
+    }
+
+
+def branch_status(airflow_runs: list[Mapping[str, Any]] | None, recorded: list[Mapping[str, Any]],
+                  *, schedule: str, tz: tzinfo, now: datetime, dead: int,
+                  late_after: timedelta = LATE_AFTER) -> dict[str, Any]:
+    """Is this branch syncing? green / amber / red, and why, one reason a line.
+
+    ``airflow_runs`` are :func:`dag_run_row` rows (newest first; None: Airflow's runs were not
+    read, and only the recorded, i.e. successful, runs count). Red: two or more scheduled
+    ticks passed since the last successful run, or no run ever succeeded and one failed.
+    Amber: one tick late, a failed run since the last success, a stale run, dead records,
+    or no successful run yet. Green otherwise. Dry runs sync nothing: they are no success.
+    """
+    if airflow_runs is not None:
+        successes = [_dt(r["end_date"]) or _dt(r["start_date"]) for r in airflow_runs
+                     if r["state"] == "success" and not r["dry_run"]]
+        first_ok = next((i for i, r in enumerate(airflow_runs)
+                         if r["state"] == "success" and not r["dry_run"]), len(airflow_runs))
+        failed = [r for r in airflow_runs[:first_ok] if r["state"] == "failed"]
+        stale = [r for r in airflow_runs if r["stale"]]
+    else:
+        successes = [_dt(r.get("recorded_at")) for r in recorded
+                     if not (r.get("summary") or {}).get("dry_run")]
+        failed, stale = [], []
+    last_ok = max((t for t in successes if t is not None), default=None)
+    missed = (schedule_ticks(schedule, last_ok, now - late_after, tz)
+              if last_ok is not None and now - late_after > last_ok else 0)
+    reasons = []
+    if last_ok is None:
+        reasons.append("no successful run yet")
+    elif missed:
+        more = "+" if missed >= MAX_TICKS else ""
+        reasons.append(f"{missed}{more} scheduled run{'s' if missed != 1 else ''} since the "
+                       f"last success ({age_text(now - last_ok)}) did not succeed")
+    if failed:
+        reasons.append(f"{len(failed)} failed run{'s' if len(failed) != 1 else ''} since the "
+                       "last success" if last_ok else f"{len(failed)} failed run(s)")
+    if stale:
+        reasons.append(f"{len(stale)} run{'s' if len(stale) != 1 else ''} queued or running "
+                       f"for {stale[-1]['running_for']} (stale)")
+    if dead:
+        reasons.append(f"{dead} dead record{'s' if dead != 1 else ''} (no more tries)")
+    if missed >= 2 or (last_ok is None and failed):
+        status = "red"
+    elif reasons:
+        status = "amber"
+    else:
+        status = "green"
+    return {
+        "status": status,
+        "reasons": reasons,
+        "last_success_at": _ts(last_ok, tz),
+        "last_success_ago": age_text(now - last_ok) if last_ok else None,
+        "missed_runs": missed,
+        "failed_since_success": len(failed),
+        "stale_runs": len(stale),
+        "dead": dead,
+        "schedule": schedule,
+        "source": "airflow" if airflow_runs is not None else "recorded runs",
+    }
+
+
 def _missing_table_is_empty(read: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
     # Before a pipeline's first run (or before an upgrade creates the queue table) there is
     # nothing to show, which is not an error. The page never creates tables itself.
@@ -285,18 +351,36 @@ def _missing_table_is_empty(read: Callable[[], list[dict[str, Any]]]) -> list[di
 def pipeline_health(state: StateReader, pipeline: str, *, links: Links,
                     branch_id: int | None = None, branch_name: str | None = None,
                     tz: tzinfo | None = None, region: str = "RU", runs: int = 10,
-                    per_reason: int = 100, queue_limit: int = 500) -> dict[str, Any]:
-    """Everything the page shows for one pipeline (one branch's DAG)."""
+                    per_reason: int = 100, queue_limit: int = 500,
+                    airflow_runs: list[Mapping[str, Any]] | None = None,
+                    schedule: str = "*/30 * * * *", now: datetime | None = None
+                    ) -> dict[str, Any]:
+    """Everything the page shows for one pipeline (one branch's DAG).
+
+    ``airflow_runs``: the pipeline's rows of Airflow's dag_run table (any order); with them
+    the page shows failed and stale runs too, and the status counts them.
+    """
+    now = now or datetime.now(timezone.utc)
+    zone = tz or timezone.utc
     last = _missing_table_is_empty(lambda: state.store.last_runs(pipeline, runs))
     rejections = _missing_table_is_empty(lambda: state.store.open_rejections(pipeline))
     queue = _missing_table_is_empty(
         lambda: state.queue.entries(pipeline, ("queued", "dead"), queue_limit))
     q = queue_rows(pipeline, queue, links, tz=tz, region=region)
+    dead = [e for e in q if e["status"] == "dead"]
+    shown = None
+    if airflow_runs is not None:
+        stale_after = max(STALE_AFTER, 2 * schedule_interval(schedule, now, zone))
+        shown = [dag_run_row(pipeline, r, links, now=now, stale_after=stale_after, tz=tz)
+                 for r in sorted(airflow_runs, key=_run_key, reverse=True)]
     return {
         "pipeline": pipeline,
         "branch_id": branch_id,
         "branch_name": branch_name,
         "dag_url": links.dag(pipeline),
+        "health": branch_status(shown, last, schedule=schedule, tz=zone, now=now,
+                                dead=len(dead)),
+        "airflow_runs": shown[:runs] if shown is not None else None,
         "runs": [run_row(pipeline, r, links, tz=tz, region=region) for r in last],
         "rejections": {
             "total": len(rejections),
@@ -305,7 +389,7 @@ def pipeline_health(state: StateReader, pipeline: str, *, links: Links,
         },
         "queue": {
             "queued": [e for e in q if e["status"] == "queued"],
-            "dead": [e for e in q if e["status"] == "dead"],
+            "dead": dead,
         },
     }
 
@@ -325,17 +409,27 @@ class _Config(Protocol):
 
 def health_report(cfg: _Config, state: StateReader, *, links: Links,
                   can_read: Callable[[str], bool] = lambda pipeline: True,
-                  runs: int = 10, per_reason: int = 100) -> dict[str, Any]:
-    """The page for every configured branch whose pipeline ``can_read`` allows."""
+                  runs: int = 10, per_reason: int = 100,
+                  dag_runs: Callable[[str, int], list[Mapping[str, Any]]] | None = None,
+                  now: datetime | None = None) -> dict[str, Any]:
+    """The page for every configured branch whose pipeline ``can_read`` allows.
+
+    ``dag_runs(pipeline, n)``: the newest ``n`` rows of Airflow's dag_run table for it.
+    """
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(cfg.timezone)
+    now = now or datetime.now(timezone.utc)
+    # Enough of Airflow's runs to find the last success behind a streak of failures.
+    scan = max(runs, 50)
     pipelines = []
     for branch in cfg.branches:
         pipeline = cfg.pipeline_id(branch.id)
         if not can_read(pipeline):
             continue
+        schedule = getattr(branch, "schedule", None) or getattr(cfg, "schedule", "*/30 * * * *")
         pipelines.append(pipeline_health(
             state, pipeline, links=links, branch_id=branch.id, branch_name=branch.name, tz=tz,
-            region=cfg.default_region, runs=runs, per_reason=per_reason))
-    return {"timezone": cfg.timezone, "pipelines": pipelines}
+            region=cfg.default_region, runs=runs, per_reason=per_reason, schedule=schedule,
+            airflow_runs=dag_runs(pipeline, scan) if dag_runs is not None else None, now=now))
+    return {"timezone": cfg.timezone, "generated_at": _ts(now, tz), "pipelines": pipelines}

@@ -34,6 +34,13 @@ TEMPLATE = """<!doctype html>
   details { margin: .3rem 0; }
   summary { cursor: pointer; }
   code { font-size: 12px; }
+  .status { display: inline-block; min-width: 4.5rem; padding: 0 .4rem; border-radius: .25rem;
+            font-weight: 600; text-align: center; color: #fff; }
+  .status-green { background: #2f855a; }
+  .status-amber { background: #b7791f; }
+  .status-red { background: #c53030; }
+  tr.failed td, tr.stale td { background: #fff5f5; }
+  ul.reasons { margin: .2rem 0 .5rem; }
 </style>
 <script>
 // Links into Airflow: let the surrounding Airflow UI (same origin) route to them.
@@ -57,10 +64,34 @@ document.addEventListener("click", function (event) {
 <p class="muted">Times in {{ report.timezone }}. Patients' phones are masked.
  <a href="{{ json_url }}">JSON</a></p>
 {% if not report.pipelines %}<p>No branch pipeline you may read.</p>{% endif %}
+{% if report.pipelines %}
+<table class="overview-table">
+<tr><th>Branch</th><th>Status</th><th>Last success</th><th>Failed since</th><th>Stale</th>
+ <th>Dead records</th></tr>
+{% for p in report.pipelines %}{% set h = p.health %}
+<tr data-pipeline="{{ p.pipeline }}"><td><a href="#{{ p.pipeline }}">{{ p.branch_id }}:
+ {{ p.branch_name }}</a></td>
+ <td><span class="status status-{{ h.status }}">{{ h.status }}</span></td>
+ <td>{{ h.last_success_ago or "never" }}</td>
+ <td class="n {{ 'bad' if h.failed_since_success }}">{{ h.failed_since_success }}</td>
+ <td class="n {{ 'bad' if h.stale_runs }}">{{ h.stale_runs }}</td>
+ <td class="n {{ 'bad' if h.dead }}">{{ h.dead }}</td></tr>
+{% endfor %}
+</table>
+{% endif %}
 {% for p in report.pipelines %}
 <section class="pipeline" id="{{ p.pipeline }}" data-pipeline="{{ p.pipeline }}">
 <h2>Branch {{ p.branch_id }}: {{ p.branch_name }}
  <a class="muted" href="{{ p.dag_url }}" data-airflow><code>{{ p.pipeline }}</code></a></h2>
+
+{% set h = p.health %}
+<p class="health" data-status="{{ h.status }}"><span class="status status-{{ h.status }}"
+ >{{ h.status }}</span>
+ Last success: <b class="last-success">{{ h.last_success_ago or "never" }}</b>
+ {%- if h.last_success_at %} <span class="muted">({{ h.last_success_at | when }})</span>{% endif %}.
+ <span class="muted">Schedule <code>{{ h.schedule }}</code>.</span></p>
+{% if h.reasons %}<ul class="reasons">{% for reason in h.reasons %}
+ <li>{{ reason }}</li>{% endfor %}</ul>{% endif %}
 
 <p class="overview">Open rejections: <b class="n-rejections">{{ p.rejections.total }}</b>
 {%- for g in p.rejections.by_reason %}{{ " (" if loop.first else ", " }}<a
@@ -69,7 +100,27 @@ document.addEventListener("click", function (event) {
  Retry queue: <b class="n-queued">{{ p.queue.queued | length }}</b>.
  Dead: <b class="{{ 'bad ' if p.queue.dead }}n-dead">{{ p.queue.dead | length }}</b>.</p>
 
-<h3>Last runs</h3>
+{% if p.airflow_runs is not none %}
+<h3>Runs in Airflow</h3>
+{% if p.airflow_runs %}
+<table class="airflow-runs">
+<tr><th>State</th><th>Run</th><th>Type</th><th>Started</th><th>Ended</th><th>Took</th></tr>
+{% for a in p.airflow_runs %}
+<tr class="airflow-run {{ a.state }}{{ ' stale' if a.stale }}" data-run-id="{{ a.run_id }}"
+ data-state="{{ a.state }}">
+ <td class="{{ 'bad' if a.state == 'failed' or a.stale }}">{{ a.state }}
+  {%- if a.stale %} (stale: {{ a.running_for }}){% endif %}</td>
+ <td><a class="run-link" href="{{ a.run_url }}" data-airflow>{{ a.run_id }}</a>
+  {% if a.dry_run %}<span class="tag">dry run</span>{% endif %}</td>
+ <td>{{ a.run_type }}</td><td>{{ (a.start_date or a.queued_at) | when }}</td>
+ <td>{{ a.end_date | when }}</td>
+ <td class="n">{{ "%d s" % a.duration_s if a.duration_s is not none else "-" }}</td></tr>
+{% endfor %}
+</table>
+{% else %}<p class="muted">No runs in Airflow yet.</p>{% endif %}
+{% endif %}
+
+<h3>Last recorded runs</h3>
 {% if p.runs %}
 <table class="runs">
 <tr><th>Recorded</th><th>Run</th><th>Window</th><th>Receptions</th>
