@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-fast demo airflow bench chaos emulator clean
+.PHONY: venv test test-fast demo airflow bench chaos sim emulator clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "MISSING: Python's" \
@@ -55,6 +55,12 @@ bench: $(STAMP)
 chaos: $(STAMP)
 	./tools/ensure_postgres.sh
 	$(PY) -m tools.chaos $(CHAOS_ARGS)
+
+# Clinic-life simulation: days of a generated clinic synced through the DAG, the portal
+# checked against an independent model after every day (tools/sim/run.py).
+sim: $(STAMP)
+	./tools/ensure_postgres.sh
+	$(PY) -m tools.sim.run $(SIM_ARGS)
 
 emulator: $(STAMP)
 	$(PY) -m b24emu --port 8024 --token demo-webhook-token --plan standard --state var/portal.sqlite3

@@ -1,0 +1,180 @@
+"""The clinic-life model catches each way the portal can go wrong (so a green simulation
+means something). A perfect portal is built from the world alone; each test damages it."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from tools.sim.model import Model, Rules, status
+from tools.sim.world import World, digits_of
+
+START = date(2026, 9, 1)
+FIELD = "UF_CRM_IDENT_ID"
+RULES = Rules(stage_map={"planned": "NEW", "arrived": "PREPARATION", "in_progress": "EXECUTING",
+                         "finished": "EXECUTING", "bill_issued": "WON", "cancelled": "LOSE"},
+              final_stages=("WON", "LOSE"), protected_stages=("FINAL_INVOICE",),
+              deleted_stage="APOLOGY", ident_field=FIELD)
+
+
+def portal_of(world: World, model: Model) -> dict:
+    contacts, deals, comments, by_patient = [], [], [], {}
+    for rid in sorted(model.must_exist):
+        v = world.visits[rid]
+        p = world.patients[v.pid]
+        if p.pid not in by_patient:
+            by_patient[p.pid] = str(len(contacts) + 1)
+            contacts.append({"ID": by_patient[p.pid], "LAST_NAME": p.surname, "NAME": p.name,
+                             "SECOND_NAME": p.patronymic,
+                             "PHONE": [{"VALUE": "+" + d} for d in p.phones]})
+        deals.append({"ID": str(rid), FIELD: f"F{v.branch}_{rid}",
+                      "STAGE_ID": sorted(model.stage[rid])[0],
+                      "CONTACT_ID": by_patient[p.pid]})
+        comments.append({"ID": str(rid), "ENTITY_ID": str(rid),
+                         "COMMENT": f"IDENT {rid}: {status(v)}\n{v.comment or ''}"})
+    return {"deal": deals, "contact": contacts, "comment": comments}
+
+
+@pytest.fixture
+def lived():
+    world = World(sa.create_engine("sqlite://"), seed=5, start=START)
+    world.history(3, 55)
+    model = Model(RULES)
+    since = datetime(2026, 8, 1)
+    until = datetime.combine(START, datetime.min.time())
+    model.synced(world, since, until)
+    log = world.live_day(START)
+    model.synced(world, until, until + timedelta(hours=22))
+    return world, model, log
+
+
+def test_a_perfect_portal_holds(lived):
+    world, model, _ = lived
+    assert len(model.must_exist) > 60
+    assert model.check(world, portal_of(world, model)) == []
+
+
+def _violations(lived, damage):
+    world, model, _ = lived
+    dump = copy.deepcopy(portal_of(world, model))
+    damage(world, model, dump)
+    return {v.check for v in model.check(world, dump)}
+
+
+def test_a_second_deal_for_a_moved_reception_is_caught(lived):
+    def damage(world, model, dump):
+        d = dump["deal"][0]
+        dump["deal"].append({**d, "ID": "9001", FIELD: "F2_" + d[FIELD].split("_")[1]})
+    assert "one_deal_per_reception" in _violations(lived, damage)
+
+
+def test_a_second_contact_after_a_rename_is_caught(lived):
+    def damage(world, model, dump):
+        by_contact = {}
+        for d in dump["deal"]:
+            by_contact.setdefault(d["CONTACT_ID"], []).append(d)
+        pid_deals = max(by_contact.values(), key=len)  # the frequent patient's
+        assert len(pid_deals) > 1
+        dump["contact"].append({**dump["contact"][0], "ID": "777"})
+        pid_deals[-1]["CONTACT_ID"] = "777"
+    assert "one_contact_per_patient" in _violations(lived, damage)
+
+
+def test_family_members_merged_into_one_contact_are_caught(lived):
+    def damage(world, model, dump):
+        a, b = dump["contact"][0]["ID"], dump["contact"][1]["ID"]
+        for d in dump["deal"]:
+            if d["CONTACT_ID"] == b:
+                d["CONTACT_ID"] = a
+    assert "one_patient_per_contact" in _violations(lived, damage)
+
+
+def test_a_reopened_final_deal_is_caught(lived):
+    def damage(world, model, dump):
+        won = next(d for d in dump["deal"] if d["STAGE_ID"] in ("WON", "LOSE"))
+        won["STAGE_ID"] = "NEW"
+    assert "deal_stage" in _violations(lived, damage)
+
+
+def test_a_protected_stage_overwritten_is_caught(lived):
+    world, model, _ = lived
+    rid = next(r for r in sorted(model.must_exist) if status(world.visits[r]) == "planned")
+    model.manager_moved(rid, "FINAL_INVOICE")
+    model.synced(world, datetime(2026, 1, 1), datetime(2027, 1, 1))  # everything again
+
+    def damage(world, model, dump):
+        next(d for d in dump["deal"] if d[FIELD].endswith(f"_{rid}"))["STAGE_ID"] = "NEW"
+    assert "deal_stage" in _violations(lived, damage)
+    assert model.stage[rid] == {"FINAL_INVOICE"}
+
+
+def test_a_lost_phone_and_a_stale_name_are_caught(lived):
+    world, model, _ = lived
+    p = world.patients[world.visits[min(model.must_exist)].pid]
+
+    def damage(world, model, dump):
+        c = next(c for c in dump["contact"] if c["LAST_NAME"] == p.surname
+                 and c["NAME"] == p.name)
+        c["PHONE"] = []
+        c["LAST_NAME"] = "Другая"
+    found = _violations(lived, damage)
+    assert {"contact_phones", "contact_name"} <= found
+    assert digits_of(p.phone) in model.phones[p.pid]
+
+
+def test_the_same_comment_twice_and_rewritten_staff_text_are_caught(lived):
+    world, model, _ = lived
+    rid = next(r for r in sorted(model.must_exist) if world.visits[r].comment)
+
+    def damage(world, model, dump):
+        c = next(c for c in dump["comment"] if c["ENTITY_ID"] == str(rid))
+        c["COMMENT"] = "IDENT: rewritten by the batch engine"
+        dump["comment"].append({**c, "ID": "99999"})
+    assert {"no_comment_twice", "literal_text"} <= _violations(lived, damage)
+
+
+def test_a_missing_deal_is_caught(lived):
+    def damage(world, model, dump):
+        dump["deal"].pop()
+    assert "one_deal_per_reception" in _violations(lived, damage)
+
+
+def test_the_deleted_check_must_spare_final_and_protected_deals(lived):
+    world, model, _ = lived
+    future = world.future_visits(START)
+    keep, move = future[0], future[1]
+    model.manager_moved(keep.rid, "FINAL_INVOICE")
+    world.delete(keep)
+    world.delete(move)
+    model.deleted_check_ran(world)
+    assert model.stage[keep.rid] == {"FINAL_INVOICE"}
+    assert model.stage[move.rid] == {"APOLOGY"}
+
+
+def test_a_changed_stage_map_accepts_either_stage_until_the_reception_changes(lived):
+    world, model, _ = lived
+    rid = next(r for r in sorted(model.must_exist) if status(world.visits[r]) == "planned")
+    model.rules_changed(Rules(**{**RULES.__dict__, "stage_map": {**RULES.stage_map,
+                                                                 "planned": "PREPARATION"}}))
+    assert model.stage[rid] == {"NEW", "PREPARATION"}
+
+
+def test_the_world_is_reproducible_from_its_seed():
+    def run():
+        w = World(sa.create_engine("sqlite://"), seed=11, start=START)
+        w.history(2, 10)
+        return w.live_day(START)
+    assert run() == run()
+
+
+def test_the_world_writes_what_ident_holds(lived):
+    world, _, log = lived
+    from identsync.ident import schema as s
+    with world.engine.connect() as c:
+        rows = c.execute(sa.select(s.Receptions.c.ID)).scalars().all()
+    alive = {r for r, v in world.visits.items() if not v.deleted}
+    assert set(rows) == alive
+    assert sum(v.pid == world.big_patient for v in world.visits.values()) >= 55
