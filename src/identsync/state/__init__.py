@@ -11,6 +11,8 @@ task process).
 
 from __future__ import annotations
 
+import psycopg2.errors
+
 from identsync.state.coverage import BackfillBlocks
 from identsync.state.fingerprints import Fingerprints
 from identsync.state.guard import PhoneGuard
@@ -30,7 +32,8 @@ class SyncState:
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self.store = StateStore(dsn)
-        self.guard = PhoneGuard(dsn)
+        # Read lazily: building the state does no I/O, and the key's table may not exist yet.
+        self.guard = PhoneGuard(dsn, key=self._guard_key)
         self.ledger = CommentLedger(dsn)
         self.queue = RetryQueue(dsn)
         self.fingerprints = Fingerprints(dsn)
@@ -39,8 +42,9 @@ class SyncState:
 
     def ensure_schema(self) -> None:
         """Create every table once (a run does it in its first task, not in every chunk)."""
-        for part in (self.store, self.guard, self.ledger, self.queue, self.fingerprints,
-                     self.blocks, self.secret):
+        # The key first: the guard hashes the phones an earlier version stored raw.
+        for part in (self.secret, self.store, self.guard, self.ledger, self.queue,
+                     self.fingerprints, self.blocks):
             part.ensure_schema()
         ensure_rate_limit_schema(self.dsn)
 
@@ -49,14 +53,31 @@ class SyncState:
         """The key of every keyed hash of personal data (``identsync.privacy``)."""
         return self.secret.get()
 
+    def _guard_key(self) -> bytes:
+        try:
+            return self.hash_key
+        except psycopg2.errors.UndefinedTable:
+            # A run that started before the upgrade never ran the new ensure_schema: its
+            # first lookup converts the phone locks, which needs the key (and its table).
+            self.secret.ensure_schema()
+            return self.hash_key
+
     def purge_expired(self, retention_days: float) -> dict[str, int]:
-        """What outlived the retention period: staged data, run details, resolved entries.
-        The comment ledger is kept: it is what keeps comments exactly-once."""
+        """Apply docs/privacy.md's retention rules: what outlived ``retention_days`` is
+        deleted (staged data, run details, resolved entries, phone locks, fingerprints,
+        backfill claims), or scrubbed down to id, reason and dates where the row itself is
+        still counted (open rejections, dead records; keys ending in ``:scrubbed``).
+        The comment ledger is kept: it is what keeps comments exactly-once, and holds
+        only deal ids and hashes. Returns rows affected per table (non-zero only)."""
         from datetime import datetime, timedelta, timezone
 
         out = self.store.purge_older_than(retention_days)
         cutoff = datetime.now(timezone.utc) - timedelta(days=retention_days)
+        out[f"{self.store.t_rejections}:scrubbed"] = self.store.scrub_open_rejections(cutoff)
         out["identsync_retry_queue"] = self.queue.purge_resolved(cutoff)
+        out["identsync_retry_queue:scrubbed"] = self.queue.scrub_unresolved(cutoff)
+        out["identsync_phone_writes"] = self.guard.purge_older_than(cutoff)
+        out["identsync_fingerprints"] = self.fingerprints.purge_older_than(cutoff)
         out["identsync_backfill_blocks"] = self.blocks.purge_older_than(cutoff)
         return {k: v for k, v in out.items() if v}
 

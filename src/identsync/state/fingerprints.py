@@ -84,6 +84,14 @@ class Fingerprints:
                             (pipeline, sorted(set(ident_ids))))
             return cur.rowcount
 
+    def purge_older_than(self, cutoff: datetime) -> int:
+        """Fingerprints written before ``cutoff``: a hash of the whole record (names, phone,
+        comment) is still pseudonymous personal data. Losing one costs a lookup, nothing
+        else: the record is synced in full the next time it is read."""
+        with self._tx() as cur:
+            cur.execute(f"DELETE FROM {TABLE} WHERE written_at < %s", (cutoff,))
+            return cur.rowcount
+
     def last_full_check(self, pipeline: str) -> datetime | None:
         with self._tx() as cur:
             cur.execute(f"SELECT checked_at FROM {CHECKS} WHERE pipeline = %s", (pipeline,))
