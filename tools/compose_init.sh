@@ -6,7 +6,58 @@
 # (_AIRFLOW_WWW_USER_CREATE), as in Airflow's own docker-compose. This script adds what the
 # sync needs on top: writable directories, the sync-state database and the Bitrix24 pool.
 # Every step is idempotent: `docker compose up` runs it again on each start.
+#
+# `compose_init.sh secrets` is the airflow-secrets service instead: it runs first, before
+# PostgreSQL and Airflow, and leaves in /opt/airflow/secrets (a volume) the secrets every
+# Airflow process reads through *_CMD settings. Nothing here or in docker-compose.yaml is a
+# working default: a value comes from .env or is generated on this machine, once.
 set -euo pipefail
+
+SECRETS_DIR="${IDENTSYNC_SECRETS_DIR:-/opt/airflow/secrets}"  # overridable for the test
+
+# put NAME VALUE_FROM_ENV GENERATOR MIN_LENGTH: .env's value wins (and replaces a stored one:
+# that is how a secret is rotated); else a stored one is kept; else a fresh one is generated.
+put() {
+    local file="${SECRETS_DIR}/$1" given="$2" generator="$3" min="$4" value
+    if [[ -n "${given}" ]]; then
+        if (( ${#given} < min )); then
+            echo "ERROR: the .env value for $1 is shorter than ${min} characters" >&2
+            exit 1
+        fi
+        value="${given}"
+        echo "$1: from .env"
+    elif [[ -s "${file}" ]]; then
+        echo "$1: kept"
+        return
+    else
+        value="$(python -c "${generator}")"
+        echo "$1: generated"
+    fi
+    # Written whole or not at all: a half-written key would lock every service out.
+    umask 077
+    printf '%s' "${value}" > "${file}.new"
+    [[ "$(id -u)" != 0 ]] || chown "${AIRFLOW_UID}:0" "${file}.new"
+    chmod 0440 "${file}.new"
+    mv -f "${file}.new" "${file}"
+}
+
+if [[ "${1:-}" == "secrets" ]]; then
+    AIRFLOW_UID="${AIRFLOW_UID:-50000}"
+    mkdir -p "${SECRETS_DIR}"
+    chmod 0750 "${SECRETS_DIR}"
+    put jwt_secret "${IDENTSYNC_JWT_SECRET:-}" \
+        'import secrets; print(secrets.token_urlsafe(48))' 32
+    put fernet_key "${IDENTSYNC_FERNET_KEY:-}" \
+        'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' 44
+    put admin_password "${IDENTSYNC_ADMIN_PASSWORD:-}" \
+        'import secrets; print(secrets.token_urlsafe(18))' 12
+    # Readable by the Airflow uid only (and group 0, as the image expects), even after
+    # AIRFLOW_UID changed.
+    [[ "$(id -u)" != 0 ]] || chown -R "${AIRFLOW_UID}:0" "${SECRETS_DIR}"
+    echo "==> secrets ready in ${SECRETS_DIR} (admin password: docker compose exec" \
+         "airflow-apiserver cat ${SECRETS_DIR}/admin_password)"
+    exit 0
+fi
 
 : "${IDENTSYNC_POOL:?must name the pool from dags/identsync.json}"
 : "${IDENTSYNC_POOL_SLOTS:?must give the pool size (POOL_SLOTS: 4 for plan standard)}"

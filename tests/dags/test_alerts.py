@@ -89,7 +89,9 @@ def test_a_failed_run_sends_an_alert_saying_what_to_fix(tmp_path, emulator, clin
     mails = sink.bodies()
     assert mails, "no alert reached the SMTP sink"
     subject, body = mails[0]
-    assert subject == f"IDENT sync failed: {DAG_ID} / batch_lookup"
+    # The first task to call the portal fails (which one is the DAG's business, not ours).
+    task = subject.removeprefix(f"IDENT sync failed: {DAG_ID} / ")
+    assert task in ("extract_receptions", "batch_lookup") and f"<b>{task}</b>" in body
     assert "not retried" in body and "webhook" in body
     assert "revoked-token-1111" not in body and "revoked-token-1111" not in subject
     assert sink.messages[0]["To"] == "ops@clinic.test"
@@ -106,3 +108,124 @@ def test_records_dead_in_the_retry_queue_are_reported(tmp_path, emulator, clinic
     [(subject, body)] = sink.bodies()
     assert subject == f"IDENT sync: 1 records dead in {DAG_ID}"
     assert "F1_2" in body and "stage is locked" in body
+
+
+# --- template injection: foreign text is sent literally, never rendered ----------------------
+
+SECRET_TOKEN = "injtok9Zq7WebhookSecret"
+SECRET_URL = f"https://clinic.bitrix24.test/rest/1/{SECRET_TOKEN}/"
+LEAK = "{{ conn.bitrix24_default.password }}"
+# Every way we know to close a {% raw %} guard or reach the context, then the leak.
+INJECTIONS = [
+    LEAK,
+    "{{conn.bitrix24_default.password}}",
+    "{% endraw %}" + LEAK + "{% raw %}",
+    "{%endraw%}" + LEAK + "{%raw%}",
+    "{%- endraw %}" + LEAK + "{%- raw %}",
+    "{%  endraw  -%}" + LEAK + "{%+ raw %}",
+    "{%+ endraw +%}" + LEAK,
+    "{% endraw %}{% endraw %}" + LEAK,
+    "{% en{% endraw %}draw %}" + LEAK,
+    "{% for c in [conn.bitrix24_default] %}{{ c.password }}{% endfor %}",
+    "{% set p = conn.bitrix24_default.password %}{{ p }}",
+    "{{ conn.get('bitrix24_default').password | upper }}",
+    "{# hidden #}{{ var.value.get('nothing', conn.bitrix24_default.password) }}",
+    "{{ '{{' }} conn.bitrix24_default.password }}",
+    "${{ conn.bitrix24_default.password }}",
+    "<script>alert(1)</script>{{ conn.bitrix24_default.password }}",
+    "ends like a template file name.html",
+]
+
+
+@pytest.fixture
+def literal_env(monkeypatch, smtp):
+    """The real SMTP notifier and Airflow's real connection accessor, in this process."""
+    sink, port = smtp
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": port,
+        "extra": {"disable_tls": True, "disable_ssl": True}}))
+    monkeypatch.setenv("AIRFLOW_CONN_BITRIX24_DEFAULT", json.dumps({
+        "conn_type": "bitrix24", "password": SECRET_URL}))
+    from airflow.sdk.execution_time.context import ConnectionAccessor, VariableAccessor
+
+    # What Airflow's task context offers a template: every connection and variable.
+    context = {"conn": ConnectionAccessor(), "var": {"value": VariableAccessor(False)},
+               "run_id": "manual__2026-11-21", "dag": None}
+    assert context["conn"].bitrix24_default.password == SECRET_URL  # the bait is live
+    return sink, context
+
+
+def _alerts():
+    from identsync.config import Alerts
+
+    return Alerts(**ALERTS)
+
+
+def _plain(body: str) -> str:
+    import html
+
+    return html.unescape(body)
+
+
+@pytest.mark.parametrize("payload", INJECTIONS)
+def test_dead_record_alert_sends_portal_text_literally(literal_env, payload):
+    from identsync.dag import alerts
+
+    sink, context = literal_env
+    entry = {"ident_id": "F1_7", "step": "deal", "attempts": 3, "code": "ERROR_CORE",
+             "description": f"stage is locked {payload}"}
+    assert alerts.dead_records(_alerts(), context, DAG_ID, "manual__2026-11-21", [entry])
+    [(subject, body)] = sink.bodies()
+    assert SECRET_TOKEN not in subject + body and "clinic.bitrix24.test" not in body
+    assert f"stage is locked {payload}" in _plain(body)  # arrived exactly as the portal said
+    assert "<script>" not in body  # and as text, not markup
+    assert subject == f"IDENT sync: 1 records dead in {DAG_ID}"
+
+
+@pytest.mark.parametrize("payload", INJECTIONS[:6])
+def test_failure_alert_sends_the_error_literally(literal_env, payload):
+    from identsync.dag import alerts
+
+    sink, context = literal_env
+    context = {**context, "exception": RuntimeError(f"portal said: {payload}")}
+    alerts.on_failure(_alerts())(context)
+    [(subject, body)] = sink.bodies()
+    assert SECRET_TOKEN not in subject + body
+    assert f"portal said: {payload}" in _plain(body)
+
+
+def test_alert_masks_patient_data_in_portal_texts(literal_env):
+    from identsync.dag import alerts
+
+    sink, context = literal_env
+    entry = {"ident_id": "F1_8", "step": "contact", "attempts": 3, "code": "ERROR_CORE",
+             "description": "duplicate PHONE +7 (916) 555-12-34, also 89165551234"}
+    alerts.dead_records(_alerts(), context, DAG_ID, "r1", [entry])
+    [(_, body)] = sink.bodies()
+    digits = "".join(ch for ch in body if ch.isdigit())
+    assert "9165551234" not in digits and "5551234" not in body
+    assert body.count("+7 916 ***-**-34") == 2 and "duplicate PHONE" in body
+
+
+def test_a_run_whose_portal_error_carries_a_template_leaks_nothing(tmp_path, emulator, clinic,
+                                                                   pg_dsn, smtp):
+    """The whole path: the emulator's refusal text -> retry queue -> run_summary -> mail."""
+    sink, port = smtp
+    payload = "".join(INJECTIONS[:6])
+    emulator.control.faults({"refuse": [{"method": "crm.deal.add", "field": "UF_CRM_IDENT_ID",
+                                         "value": "F1_2",
+                                         "description": f"stage is locked {payload}"}]})
+    env = env_for(tmp_path, emulator, clinic, pg_dsn, port, retry_max_attempts=1)
+    airflow(env, "dags", "test", DAG_ID, "-c", CONF, check=False)
+    [(subject, body)] = sink.bodies()
+    assert TEST_TOKEN not in subject + body and "/rest/" not in body
+    assert f"stage is locked {payload}" in _plain(body)
+
+
+def test_slack_alerts_need_a_named_channel():
+    from identsync.config import Alerts
+    from identsync.dag import alerts
+    from identsync.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="slack_channel"):
+        alerts.on_failure(Alerts(notifier="slack"))

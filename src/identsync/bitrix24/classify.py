@@ -12,7 +12,7 @@ from typing import Any
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from identsync.bitrix24.redact import scrub
+from identsync.bitrix24.redact import portal_text
 from identsync.errors import (
     AUTH_CODES,
     Bitrix24AuthError,
@@ -77,7 +77,7 @@ def classify(method: str, status: int, body: Any, *, is_read: bool) -> Bitrix24E
     """The typed error for a non-success answer (``body`` is the decoded JSON or None)."""
     if isinstance(body, Mapping):
         code = str(body.get("error") or "")
-        description = scrub(str(body.get("error_description") or ""))
+        description = portal_text(str(body.get("error_description") or ""))
     else:
         code, description = "", f"HTTP {status} with a body that is not JSON"
     upper = code.upper()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import threading
 
-__all__ = ["register_secret", "scrub", "install_filters", "MASK"]
+from identsync.mask import mask
+
+__all__ = ["register_secret", "scrub", "portal_text", "install_filters", "MASK"]
 
 MASK = "***"
 _secrets: set[str] = set()
@@ -45,6 +47,15 @@ def scrub(text: str) -> str:
         if s in text:
             text = text.replace(s, MASK)
     return text
+
+
+def portal_text(text: str) -> str:
+    """The portal's own words (an ``error_description``) as we keep and show them.
+
+    A portal quotes what it refused, a patient's phone included, and the text then goes to
+    the retry queue, logs, alerts and the health page: it is masked once, as it arrives.
+    """
+    return mask(scrub(text))
 
 
 class SecretFilter(logging.Filter):
