@@ -28,13 +28,15 @@ What matches (decided here, tested in tests/unit/test_leakscan.py):
   digits and phone punctuation. A masked phone (``+7 916 ***-**-19``) breaks the run: no hit;
 * a full name: the whole name, or its first two words (surname and first name) in either
   order, ignoring case, whitespace runs, JSON ``\\uXXXX`` escapes and HTML entities. An
-  abbreviated or masked name (``Зябликова А. Ф.``, ``З.``) is no hit;
+  abbreviated or masked name (``Зябликова А. Ф.``, ``З.``) is no hit; a name whose forms a
+  ``not_patients`` name contains (a doctor with the same surname and first name) is not
+  looked for;
 * a surname alone (``surnames``): only as a whole word of at least 4 letters, and never one
   that is a word of a ``not_patients`` name (the clinic's doctors, staff, branches): a
   doctor's surname on every deal must not drown the scan. JSON rows carry names field by field
   (``"surname": ..., "name": ...``), where only the surname finds them;
 * a free-text comment: the whole text, or its first 40 characters (texts get capped), same
-  normalisation as names;
+  normalisation as names; comments under 6 characters ("да", "ok") are not looked for;
 * a token: the exact string, anywhere.
 
 Where hits are allowed: only in state tables, and only in the columns, that docs/privacy.md's
@@ -141,18 +143,25 @@ class Matcher:
             digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", p))
             if len(digits) >= PHONE_MIN_DIGITS:
                 self._phones.append((i, digits[-PHONE_DIGITS:]))
-        self._texts: list[tuple[str, int, tuple[str, ...]]] = []
+        staff_names = {_norm(n) for n in needles.not_patients}
+        self._names: list[tuple[int, re.Pattern[str]]] = []  # whole words: Петров, not Петрова
+        self._comments: list[tuple[int, str]] = []
+        self.dropped_names = 0  # a doctor has the same surname and first name
         for i, n in enumerate(needles.names):
             full = _norm(n)
             words = full.split(" ")
             forms = {full}
             if len(words) >= 2:
                 forms |= {f"{words[0]} {words[1]}", f"{words[1]} {words[0]}"}
-            self._texts.append(("name", i, tuple(forms)))
+            rx = re.compile("|".join(rf"(?<!\w){re.escape(f)}(?!\w)" for f in forms))
+            if any(rx.search(staff) for staff in staff_names):
+                self.dropped_names += 1
+                continue
+            self._names.append((i, rx))
         for i, c in enumerate(needles.comments):
             c = _norm(c)
             if len(c) >= COMMENT_MIN:  # "ok", "да" would match ordinary words
-                self._texts.append(("comment", i, (c[:COMMENT_PROBE],)))
+                self._comments.append((i, c[:COMMENT_PROBE]))
         staff = set().union(*(_words(n) for n in needles.not_patients)) \
             if needles.not_patients else set()
         self._surnames: list[tuple[int, re.Pattern[str]]] = []
@@ -172,10 +181,10 @@ class Matcher:
             runs = [r for r in runs if len(r) >= PHONE_MIN_DIGITS]
             out.extend(("phone", i) for i, digits in self._phones
                        if any(digits in r for r in runs))
-        if self._texts or self._surnames:
+        if self._names or self._comments or self._surnames:
             flat = _norm(text)
-            out.extend((kind, i) for kind, i, forms in self._texts
-                       if any(f and f in flat for f in forms))
+            out.extend(("name", i) for i, rx in self._names if rx.search(flat))
+            out.extend(("comment", i) for i, c in self._comments if c in flat)
             out.extend(("surname", i) for i, rx in self._surnames if rx.search(flat))
         return out
 
@@ -270,7 +279,10 @@ class Report:
         if h.table:
             return h.where.split(" row ", 1)[0]
         m = re.search(r"task_id=([^/]+)", h.where)
-        return f"log of {m.group(1)}" if m else re.sub(r":\d+$", "", h.where)
+        if m:
+            return f"task log of {m.group(1)}"
+        path = re.sub(r":\d+$", "", h.where)
+        return "/".join(path.split("/")[-2:]) if "/" in path else path
 
     def summary(self) -> dict[str, int]:
         return dict(Counter(f"{self.place(h)} ({h.kind})" for h in self.hits))
@@ -424,6 +436,8 @@ def run(needles: Needles, *, logs: Sequence[Path] = (), dbs: Sequence[str] = (),
     report.scanned["needles"] = len(needles)
     if m.dropped_surnames:
         report.scanned["surnames not looked for (short or staff's)"] = m.dropped_surnames
+    if m.dropped_names:
+        report.scanned["names not looked for (staff's)"] = m.dropped_names
     sources: list[tuple[str, Callable[[], Iterator[Unit]]]] = (
         [(f"logs {p}", lambda p=p: scan_logs(p, m)) for p in logs]
         + [(f"db {_safe_url(u)}", lambda u=u: scan_db(u, m, db_tables)) for u in dbs]

@@ -230,3 +230,38 @@ def test_the_real_inventory_allows_only_personal_state_columns():
     assert inv["identsync_phone_writes"].personal == frozenset()
     for table, policy in inv.items():  # every table with personal data has a clock
         assert not policy.personal or policy.clocks or table == "identsync_comment_ledger", table
+
+
+def test_a_patient_named_like_a_doctor_is_not_looked_for_by_name():
+    m = Matcher(Needles.of(names=["Петров Иван Сергеевич", "Зябликова Аглая"],
+                           not_patients=["Петров Иван Андреевич"]))
+    assert m.dropped_names == 1
+    assert m.find("врач Петров Иван Андреевич; пациент Аглая Зябликова") == [("name", 1)]
+
+
+def test_the_cli_scans_pages_and_mails_and_checks_the_inventory(tmp_path, capsys):
+    from email.message import EmailMessage
+
+    page = tmp_path / "health.html"
+    page.write_text("<td>+7 916 ***-**-19</td><td>З. А.</td>", encoding="utf-8")
+    mails = tmp_path / "mails"
+    mails.mkdir()
+    msg = EmailMessage()
+    msg["Subject"] = "dead records"
+    msg.set_content("refused: 8 916 555 73 19", cte="quoted-printable")
+    (mails / "1.eml").write_bytes(msg.as_bytes())
+    args = ["--phone", PHONE, "--name", NAME, "--page", str(page), "--mails", str(mails)]
+    assert leakscan.main(args) == 1
+    out = capsys.readouterr().out
+    assert "1 pages" in out and "1 mails" in out and "HIT phone #0 in " in out
+    assert "1.eml" in out and "health.html" not in out.split("HIT", 1)[1]
+    from tools.localairflow import ROOT
+
+    inventory = str(ROOT / "docs" / "privacy.md")
+    assert leakscan.main(args + ["--inventory", inventory]) == 2  # needs --retention-days
+    assert "needs --retention-days" in capsys.readouterr().err
+
+
+def test_a_name_matches_as_whole_words_only():
+    m = Matcher(Needles.of(names=["Петров Иван Сергеевич"]))
+    assert m.find("Петрова Ивана Сергеевну") == [] and m.find("Иван Петров") == [("name", 0)]
