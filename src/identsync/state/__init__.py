@@ -17,9 +17,9 @@ from identsync.state.coverage import BackfillBlocks
 from identsync.state.fingerprints import Fingerprints
 from identsync.state.guard import PhoneGuard
 from identsync.state.ledger import CommentLedger
+from identsync.state.migrations import migrate
 from identsync.state.queue import RetryQueue
 from identsync.state.secret import HashKey
-from identsync.state.ratelimit import ensure_schema as ensure_rate_limit_schema
 from identsync.state.store import StateStore
 
 __all__ = ["SyncState", "PhoneGuard", "CommentLedger", "StateStore", "RetryQueue",
@@ -41,12 +41,10 @@ class SyncState:
         self.secret = HashKey(dsn)
 
     def ensure_schema(self) -> None:
-        """Create every table once (a run does it in its first task, not in every chunk)."""
-        # The key first: the guard hashes the phones an earlier version stored raw.
-        for part in (self.secret, self.store, self.guard, self.ledger, self.queue,
-                     self.fingerprints, self.blocks):
-            part.ensure_schema()
-        ensure_rate_limit_schema(self.dsn)
+        """Bring the state database to the code's schema version (a run does it in its first
+        task, not in every chunk): creates it when empty, upgrades one made by an earlier
+        version, refuses one made by a newer version (``state/migrations.py``)."""
+        migrate(self.dsn)
 
     @property
     def hash_key(self) -> bytes:

@@ -5,8 +5,9 @@ always closed (nothing pins a connection between Airflow tasks). ``lock_session`
 long-lived autocommit connection for advisory locks, with TCP keepalives on both ends, so
 the locks of a worker host that vanished are released within about two minutes instead of
 the kernel's default two hours. ``schema_lock``: every identsync ``CREATE ... IF NOT EXISTS``
-takes the same transaction lock, because concurrent creators otherwise fail on the
-catalog's unique index instead of one winning quietly.
+and every schema upgrade (``migrations.migrate``) takes the same transaction lock, because
+concurrent creators otherwise fail on the catalog's unique index instead of one winning
+quietly, and two upgraders would both apply the same step.
 """
 
 from __future__ import annotations
