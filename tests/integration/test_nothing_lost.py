@@ -210,3 +210,76 @@ def test_deleted_receptions_are_listed_or_moved_never_deleted(clinic, client, st
     again = reconcile_deleted(client, state.ledger, config(deleted_stage="LOSE"), 1, existing)
     assert again["deleted"] == 0  # the moved deal is no longer open
     assert len(emulator.control.dump("deal")) == len(deals_by_ident(emulator, cfg))
+
+
+def patient_of(clinic, reception_id: int) -> int:
+    with clinic.connect() as conn:
+        return conn.execute(sa.select(s.Receptions.c.ID_Patients)
+                            .where(s.Receptions.c.ID == reception_id)).scalar_one()
+
+
+def test_a_queued_record_whose_fingerprint_still_matches_is_written_not_skipped(
+        clinic, client, state, emulator):
+    """A refused update is queued; IDENT then goes back to what was last written in full,
+    so the record's fingerprint matches again. It must still count a try (here: get through
+    and leave the queue), not be skipped as unchanged until the next full check."""
+    cfg = config()
+    sync_window(clinic, client, state, cfg, *DAY1, branch_id=1)
+    deal = next(d for d in emulator.control.dump("deal") if d["STAGE_ID"] == "NEW")
+    rid = int(deal[cfg.ident_id_field].split("_")[1])
+    cancel = {"ReceptionCanceled": datetime(2026, 11, 22, 9, 0), "ID_ReceptionCancelReasons": 1,
+              "DateTimeChanged": datetime(2026, 11, 22, 9, 0)}
+    with clinic.begin() as conn:
+        conn.execute(sa.update(s.Receptions).where(s.Receptions.c.ID == rid).values(**cancel))
+    refuse(emulator, method="crm.deal.update", field="id", value=deal["ID"], times=1)
+    failed = sync_window(clinic, client, state, cfg, *LATER, branch_id=1)
+    assert failed.counts["queue_queued"] == 1
+    with clinic.begin() as conn:  # the cancellation is undone: back to what the portal holds
+        conn.execute(sa.update(s.Receptions).where(s.Receptions.c.ID == rid).values(
+            ReceptionCanceled=None, ID_ReceptionCancelReasons=None))
+
+    again = sync_window(clinic, client, state, cfg, datetime(2026, 11, 23),
+                        datetime(2026, 11, 24), branch_id=1, full_check=False)
+    assert again.counts["queue_retried"] == 1
+    assert again.counts["unchanged_skipped"] == 0  # was 1: skipped, no try, queued forever
+    assert again.counts["queue_recovered"] == 1
+    assert state.queue.entries(cfg.pipeline_id(1)) == []
+    assert deals_by_ident(emulator, cfg)[f"F1_{rid}"]["STAGE_ID"] == "NEW"
+
+
+def test_a_queued_record_that_transform_now_rejects_leaves_the_queue_as_a_rejection(
+        clinic, client, state, emulator):
+    """Refused, queued; then the patient's phone is erased in IDENT. The next run rejects the
+    record: it leaves the queue (one more try counted) and waits as an open rejection with
+    the reason, instead of staying `queued` and due forever."""
+    cfg = config()
+    target = "F1_9"
+    refuse(emulator, method="crm.deal.add", field=cfg.ident_id_field, value=target, times=1)
+    sync_window(clinic, client, state, cfg, *DAY1, branch_id=1)
+    assert state.queue.counts(cfg.pipeline_id(1)) == {"queued": 1}
+    with clinic.begin() as conn:
+        conn.execute(sa.update(s.Persons).where(s.Persons.c.ID == patient_of(clinic, 9))
+                     .values(MobilePhone=None))
+
+    run = sync_window(clinic, client, state, cfg, *LATER, branch_id=1)
+    assert run.counts["queue_retried"] == 1 and run.counts["queue_rejected"] == 1
+    assert state.queue.due(cfg.pipeline_id(1)) == []
+    [entry] = state.queue.entries(cfg.pipeline_id(1), ("queued", "dead", "rejected"))
+    assert (entry["ident_id"], entry["status"], entry["attempts"], entry["step"]) == \
+        (target, "rejected", 2, "transform")
+    assert "no_phone" in entry["description"]
+    rejected = {r["ident_id"]: r for r in state.store.open_rejections(cfg.pipeline_id(1))}
+    assert rejected[target]["reason"] == "no_phone"
+    assert target not in deals_by_ident(emulator, cfg)
+
+    # The phone comes back: the record syncs and its queue row is resolved as recovered.
+    with clinic.begin() as conn:
+        conn.execute(sa.update(s.Persons).where(s.Persons.c.ID == patient_of(clinic, 9))
+                     .values(MobilePhone="+7 (916) 555-77-11"))
+        conn.execute(sa.update(s.Receptions).where(s.Receptions.c.ID == 9)
+                     .values(DateTimeChanged=datetime(2026, 11, 23, 10, 0)))
+    back = sync_window(clinic, client, state, cfg, datetime(2026, 11, 23),
+                       datetime(2026, 11, 24), branch_id=1)
+    assert back.counts["queue_recovered"] == 1 and target in deals_by_ident(emulator, cfg)
+    assert state.queue.counts(cfg.pipeline_id(1)) == {"recovered": 1}
+    assert target not in {r["ident_id"] for r in state.store.open_rejections(cfg.pipeline_id(1))}

@@ -156,3 +156,39 @@ def test_a_scheduled_run_after_an_outage_with_airflows_pendulum_interval():
                              max_lookback=timedelta(days=7))
     assert clamped.start == datetime(2026, 11, 26, 21, tzinfo=timezone.utc)
     assert clamped.unsynced_from == watermark - timedelta(days=10)
+
+
+def test_the_watermark_never_passes_the_moment_the_run_read_ident():
+    from identsync.sync.run import watermark_target
+
+    # date_to = today: the window ends at tomorrow 00:00, the run read IDENT at noon.
+    today = resolve_window(tz=TZ, now=NOW, overlap=OV, date_from="2026-11-24",
+                           date_to="2026-11-24")
+    assert today.end == datetime(2026, 11, 24, 21, 0, tzinfo=timezone.utc) > NOW
+    assert watermark_target(today, NOW) == NOW
+    # A window that ended before the read moves it to its end; one wholly after the read,
+    # or a load by appointment date, nowhere.
+    past = Window(NOW - 2 * H, NOW - H, "interval")
+    assert watermark_target(past, NOW) == NOW - H
+    assert watermark_target(Window(NOW + H, NOW + 2 * H, "params"), NOW) is None
+    assert watermark_target(Window(NOW - H, NOW + H, "planned"), NOW) is None
+
+
+def test_plan_params_make_a_planned_window_of_whole_clinic_days():
+    w = resolve_window(tz=TZ, now=NOW, overlap=OV, plan_from="2026-11-25", plan_to="2026-11-27")
+    assert (w.source, w.follows_watermark) == ("planned", False)
+    assert w.local_naive(TZ) == (datetime(2026, 11, 25), datetime(2026, 11, 28))
+
+
+@pytest.mark.parametrize("kw, name", [
+    ({"plan_from": "2026-11-25"}, "plan_to"),
+    ({"plan_to": "2026-11-25"}, "plan_from"),
+    ({"plan_from": "2026-11-25", "plan_to": "2026-11-24"}, "plan_to"),
+    ({"plan_from": "2026-11-25", "plan_to": "2026-11-26", "date_from": "2026-11-01"},
+     "plan_from"),
+    ({"plan_from": "25.11.2026", "plan_to": "2026-11-26"}, "plan_from"),
+])
+def test_bad_plan_params_name_the_param(kw, name):
+    with pytest.raises(WindowError) as e:
+        resolve_window(tz=TZ, now=NOW, overlap=OV, **kw)
+    assert str(e.value).startswith(name)

@@ -47,6 +47,7 @@ def sync_rows(portal: Portal, state: Any, cfg: SyncConfig, rows: Sequence[Source
               *, pipeline: str = "identsync_engine", run_id: str | None = None,
               branch_id: int | None = None, window: Window | None = None,
               dry_run: bool = False, full_check: bool | None = None, retried: int = 0,
+              read_at: datetime | None = None,
               sleep: Callable[[float], None] = time.sleep) -> RunSummary:
     """Sync extracted rows: prepare, then look up -> upsert -> comment per chunk."""
     t0 = time.monotonic()
@@ -74,7 +75,7 @@ def sync_rows(portal: Portal, state: Any, cfg: SyncConfig, rows: Sequence[Source
         upserts.append(upserted)
     summary.elapsed_s = time.monotonic() - t0
     finish_run(state, summary, window, synced_ids(upserts), full_check=full_check,
-               started=started)
+               started=started, read_at=read_at)
     return summary
 
 
@@ -91,11 +92,12 @@ def sync_window(ident_engine: Any, portal: Portal, state: Any, cfg: SyncConfig,
                     end_local.replace(tzinfo=cfg.tz).astimezone(timezone.utc), "params")
     pipeline = pipeline or (cfg.pipeline_id(branch_id) if branch_id is not None
                             else "identsync_engine")
+    read_at = datetime.now(timezone.utc)  # the watermark never passes it
     rows, retried = extract_for_run(ident_engine, state, cfg, pipeline, window, branch_id,
                                     dry_run=dry_run)
     summary = sync_rows(portal, state, cfg, rows, pipeline=pipeline, branch_id=branch_id,
                         window=window, dry_run=dry_run, full_check=full_check,
-                        retried=retried, sleep=sleep)
+                        retried=retried, read_at=read_at, sleep=sleep)
     log.info("window %s..%s branch %s: %s", start_local, end_local, branch_id,
              {k: v for k, v in summary.to_dict()["counts"].items() if v})
     return summary

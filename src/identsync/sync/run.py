@@ -7,10 +7,13 @@
   ``full_check_days`` or asked for;
 * :func:`note_rejections`: each rejected reception with its reason and source row in the
   rejections table (an operator's to-do list; resolved when the record later syncs);
-* :func:`finish_run`: resolves the rejections of records that synced, moves the watermark
-  (a scheduled window always, forward only; a backfill or a date range only when it touches
-  the watermark, so a window synced out of order never hides a gap), records a full check,
-  keeps the summary.
+* :func:`finish_run`: resolves the rejections of records that synced, takes queued records
+  that transform now rejects out of the retry queue, moves the watermark (a scheduled window
+  always, forward only; a backfill or a date range only when it touches the watermark, so a
+  window synced out of order never hides a gap; never past the moment the run read IDENT;
+  never for a load by appointment date), records a full check, keeps the summary;
+* :func:`planned_not_in_window`: for a range by change time, the receptions planned in it
+  that it did not sync.
 
 A dry run writes nothing anywhere.
 """
@@ -23,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from identsync.config import SyncConfig
+from identsync.mask import mask_row
 from identsync.records import Rejection, SourceReception, SyncRecord
 from identsync.state.fingerprints import fingerprint
 from identsync.sync.prepare import Prepared, orphan_scope, prepare
@@ -39,11 +43,18 @@ def extract_for_run(ident_engine: Any, state: Any, cfg: SyncConfig, pipeline: st
     from identsync.ident.extract import extract_by_ids, extract_receptions
 
     start_local, end_local = window.local_naive(cfg.tz)
-    since = (start_local - timedelta(days=cfg.patient_receptions_days)
-             if cfg.patient_receptions_days else None)
-    rows = list(extract_receptions(ident_engine, start_local, end_local, branch_id=branch_id,
-                                   unassigned_except=orphan_scope(cfg, branch_id),
-                                   patient_since=since))
+    if window.source == "planned":  # going live: by appointment date, not change time
+        from identsync.ident.planned import extract_planned
+
+        rows = extract_planned(ident_engine, start_local, end_local, branch_id=branch_id,
+                               unassigned_except=orphan_scope(cfg, branch_id))
+    else:
+        since = (start_local - timedelta(days=cfg.patient_receptions_days)
+                 if cfg.patient_receptions_days else None)
+        rows = list(extract_receptions(ident_engine, start_local, end_local,
+                                       branch_id=branch_id,
+                                       unassigned_except=orphan_scope(cfg, branch_id),
+                                       patient_since=since))
     due = state.queue.due(pipeline)
     seen = {r.reception_id for r in rows}
     wanted = {rid for _, rid in due if rid is not None and rid not in seen}
@@ -60,6 +71,23 @@ def extract_for_run(ident_engine: Any, state: Any, cfg: SyncConfig, pipeline: st
         log.info("retry queue: %d records due, %d of them outside the window", len(due),
                  len(retried))
     return rows + retried, len(due) - len(gone)
+
+
+def planned_not_in_window(ident_engine: Any, cfg: SyncConfig, window: Window,
+                          branch_id: int | None, rows: Iterable[SourceReception]) -> int | None:
+    """For a range given by change time (``date_from``/``date_to``): how many receptions of
+    the branch planned in that range were not changed in it, so not synced (an appointment
+    booked weeks ago for tomorrow). None for other windows."""
+    if window.source != "params":
+        return None
+    from identsync.ident.planned import planned_ids
+
+    start_local, end_local = window.local_naive(cfg.tz)
+    seen = {r.reception_id for r in rows}
+    return sum(1 for rid in planned_ids(ident_engine, start_local, end_local,
+                                        branch_id=branch_id,
+                                        unassigned_except=orphan_scope(cfg, branch_id))
+               if rid not in seen)
 
 
 def full_check_due(state: Any, cfg: SyncConfig, pipeline: str, now: datetime,
@@ -80,7 +108,10 @@ def prepare_for_run(rows: Sequence[SourceReception], cfg: SyncConfig, state: Any
     """
     def unchanged(records: Sequence[SyncRecord]) -> set[str]:
         known = state.fingerprints.known(pipeline, [r.ident_id for r in records])
-        return {r.ident_id for r in records if known.get(r.ident_id) == fingerprint(r)}
+        same = {r.ident_id for r in records if known.get(r.ident_id) == fingerprint(r)}
+        # A record waiting in the retry queue is written whatever its fingerprint says:
+        # skipping it would count no try and leave it queued until the next full check.
+        return same - state.queue.pending(pipeline, same) if same else same
 
     return prepare(rows, cfg, branch_id=branch_id, unchanged=None if full_check else unchanged)
 
@@ -95,19 +126,45 @@ def note_rejections(store: Any, pipeline: str, run_id: str,
         by_reason[r.reason] = by_reason.get(r.reason, 0) + 1
     log.warning("rejected %d receptions: %s (each one with its source row in the rejections "
                 "table)", len(rejections), by_reason)
-    for rj in rejections[:20]:
-        log.warning("rejected %s: %s", rj.ident_id or rj.reception_id, rj.detail)
+    wanted = {rj.reception_id for rj in rejections if rj.reception_id is not None}
+    rejected_rows = {r.reception_id: r for r in rows if r.reception_id in wanted}
+    for rj in rejections[:20]:  # the full detail stays in the rejections table, not the log
+        log.warning("rejected %s: %s", rj.ident_id or rj.reception_id,
+                    mask_row(rj.detail, rejected_rows.get(rj.reception_id)))
     if dry_run:
         return
-    wanted = {rj.reception_id for rj in rejections if rj.reception_id is not None}
-    sources = {r.reception_id: r.to_dict() for r in rows if r.reception_id in wanted}
+    sources = {rid: r.to_dict() for rid, r in rejected_rows.items()}
     store.record_rejections(pipeline, run_id, rejections, sources)
 
 
+def watermark_target(window: Window, read_at: datetime | None) -> datetime | None:
+    """Where a run may move the watermark: the window's end, but never past the moment the
+    run began reading IDENT (a change made later that day is not in what it read), and
+    nowhere for a load by appointment date (it says nothing about change times)."""
+    if window.source == "planned":
+        return None
+    end = window.end if read_at is None else min(window.end, read_at)
+    return end if end > window.start else None
+
+
 def finish_run(state: Any, summary: RunSummary, window: Window | None, synced: Iterable[str],
-               *, full_check: bool = False, started: datetime | None = None) -> dict[str, Any]:
-    """Resolve, move the watermark, note a full check, keep the summary; returns it as a dict."""
+               *, full_check: bool = False, started: datetime | None = None,
+               read_at: datetime | None = None) -> dict[str, Any]:
+    """Resolve, move the watermark, note a full check, keep the summary; returns it as a dict.
+
+    ``read_at``: when the run began reading IDENT (default ``started``); the watermark never
+    passes it.
+    """
     store = state.store
+    read_at = read_at or started
+    target = watermark_target(window, read_at) if window is not None else None
+    if window is not None and window.source != "planned" and target != window.end:
+        summary.extra["window_end_clamped"] = {
+            "window_end": window.end.isoformat(),
+            "watermark_at_most": None if target is None else target.isoformat()}
+        log.info("the window ends at %s, after this run read IDENT (%s): the watermark moves "
+                 "at most to the read time; later changes go to the next run", window.end,
+                 read_at)
     if window is not None and window.unsynced_from is not None:
         summary.extra["unsynced"] = {"from": window.unsynced_from.isoformat(),
                                      "to": window.start.isoformat()}
@@ -116,11 +173,18 @@ def finish_run(state: Any, summary: RunSummary, window: Window | None, synced: I
                     "date_from/date_to", window.unsynced_from, window.start)
     if not summary.dry_run:
         store.resolve(summary.pipeline, synced)
+        # A queued record that transform now refuses (phone erased, patient deleted) leaves
+        # the queue: it waits as an open rejection, not as a row due forever.
+        summary.counts["queue_rejected"] += state.queue.rejected(
+            summary.pipeline, summary.run_id,
+            [(r.get("ident_id"), r.get("reception_id"), f"{r['reason']}: {r['detail']}")
+             for r in summary.rejections])
         if window is not None:
             summary.extra["watermark_moved"] = (
-                store.set_watermark(summary.pipeline, window.end, summary.run_id)
+                False if target is None else
+                store.set_watermark(summary.pipeline, target, summary.run_id)
                 if window.follows_watermark else
-                store.advance_watermark(summary.pipeline, window.start, window.end,
+                store.advance_watermark(summary.pipeline, window.start, target,
                                         summary.run_id))
         if full_check and started is not None:
             state.fingerprints.full_check_done(summary.pipeline, started)

@@ -15,7 +15,7 @@ from identsync.records import Rejection
 
 SUMMARY_KEYS = (
     "extracted", "rejected", "records", "chunks", "unchanged_skipped",
-    "queue_retried", "queue_queued", "queue_recovered", "queue_dead",
+    "queue_retried", "queue_queued", "queue_recovered", "queue_dead", "queue_rejected",
     "contacts_created", "contacts_updated", "contacts_unchanged", "contacts_failed",
     "deals_created", "deals_updated", "deals_unchanged", "deals_kept_closed",
     "deals_protected", "deals_failed",
@@ -111,7 +111,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f"reconciled {c['comments_reconciled']}, failed {c['comments_failed']}"
         + (f", would post {c['comments_would_post']}" if summary.get("dry_run") else ""),
         f"retry queue retried {c['queue_retried']}, recovered {c['queue_recovered']}, "
-        f"queued {c['queue_queued']}, dead {c['queue_dead']}",
+        f"queued {c['queue_queued']}, dead {c['queue_dead']}, rejected {c['queue_rejected']}",
         f"bitrix24    {h.get('http_requests', 0)} HTTP requests, {h.get('commands', 0)} "
         f"commands, {h.get('limit_waits', 0)} limit waits ({h.get('wait_seconds', 0)} s), "
         f"{h.get('retries', 0)} retries",
@@ -120,6 +120,24 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         u = summary["unsynced"]
         lines.append(f"NOT SYNCED  {u['from']} .. {u['to']} (longer than max_lookback_days: "
                      "backfill it)")
+    if summary.get("window_end_clamped"):
+        c_ = summary["window_end_clamped"]
+        lines.append(f"CLAMPED     the window ends {c_['window_end']}, after IDENT was read: "
+                     f"watermark at most {c_['watermark_at_most'] or '(not moved)'}")
+    if summary.get("planned_not_in_window"):
+        lines.append(f"NOT IN WINDOW {summary['planned_not_in_window']} receptions planned in "
+                     "this range were not changed in it: load them with plan_from/plan_to")
+    if summary.get("planned"):
+        p_ = summary["planned"]
+        lines.append(f"PLANNED     receptions planned {p_['from']} .. {p_['to']} (clinic time), "
+                     "whatever their change time; the watermark is not moved")
+    if c.get("deals_kept_in_pipeline"):
+        lines.append(f"PIPELINE    {c['deals_kept_in_pipeline']} deals are in another pipeline "
+                     "than their branch's; the portal's API cannot move them: kept there and "
+                     "updated (the notes name them)")
+    if c.get("comments_adopted_from_old_script"):
+        lines.append(f"OLD SCRIPT  {c['comments_adopted_from_old_script']} adopted deals already "
+                     "showed their reception: no new comment (the old script's last one stands)")
     if summary.get("rejected_by_reason"):
         lines.append(f"rejected    {summary['rejected_by_reason']}")
     if summary.get("elapsed_s") is not None:
