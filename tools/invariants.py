@@ -6,7 +6,8 @@ emulator's ``/_emu/dump`` of deals, contacts and comments) and the rejections th
 recorded, :func:`check` answers, each as a named :class:`Check`:
 
 * ``one_deal_per_reception``  every synced reception has exactly one deal;
-* ``one_contact_per_person``  exactly one contact per (normalised phone, full-name key);
+* ``one_contact_per_person``  exactly one contact per IDENT patient (its id in
+                              ``patient_id_field``), holding the patient's phone and name;
 * ``deal_fields_current``     each deal's mapped fields, stage and contact equal what the
                               transform of the *current* source row gives (a deal in a final
                               stage may keep its stage: the plan never reopens it);
@@ -146,13 +147,6 @@ def check(ident_engine: Any, cfg: SyncConfig, dump: Mapping[str, list[dict[str, 
     for d in sorted(deals, key=lambda d: int(d["ID"])):
         deals_by_ident[str(d.get(idf) or "")].append(d)
     contact_by_id = {int(c["ID"]): c for c in contacts}
-    person_count: Counter = Counter()
-    for c in contacts:
-        key = name_key(c.get("LAST_NAME"), c.get("NAME"), c.get("SECOND_NAME"))
-        phones = {_phone(p.get("VALUE"), region) for p in c.get("PHONE") or []
-                  if isinstance(p, dict)}
-        for ph in phones - {None}:
-            person_count[(ph, key)] += 1
     comments_by_deal: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for x in sorted(comments, key=lambda x: int(x["ID"])):
         if str(x.get("ENTITY_TYPE", "deal")).lower() == "deal":
@@ -171,16 +165,29 @@ def check(ident_engine: Any, cfg: SyncConfig, dump: Mapping[str, list[dict[str, 
             one_deal.fail(f"deal(s) {[d['ID'] for d in ds]} carry {ident!r}, which no source "
                           "record should have produced")
 
-    # 2. exactly one contact per (phone, full name)
+    # 2. exactly one contact per IDENT patient, with the patient's phone and full name
+    #    (two IDENT cards of namesakes on one phone are two patients: two contacts)
     one_contact = Check("one_contact_per_person")
-    persons = {(r.phone, name_key(r.last_name, r.name, r.second_name)) for r in records}
-    for person in sorted(persons):
+    by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in contacts:
+        by_patient[str(c.get(cfg.patient_id_field) or "")].append(c)
+    patients = {str(r.patient_id): r for r in records}
+    for pid, r in sorted(patients.items()):
         one_contact.checked += 1
-        if person_count.get(person, 0) != 1:
-            one_contact.fail(f"{person[0]} {person[1]!r}: {person_count.get(person, 0)} contacts")
-    for person, n in person_count.items():
-        if n > 1 and person not in persons:
-            one_contact.fail(f"{person[0]} {person[1]!r}: {n} contacts (not a source person)")
+        found = by_patient.get(pid, [])
+        if len(found) != 1:
+            one_contact.fail(f"patient {pid}: {len(found)} contacts")
+            continue
+        c = found[0]
+        phones = {_phone(p.get("VALUE"), region) for p in c.get("PHONE") or []
+                  if isinstance(p, dict)}
+        if r.phone not in phones or name_key(c.get("LAST_NAME"), c.get("NAME"),
+                                             c.get("SECOND_NAME")) != \
+                name_key(r.last_name, r.name, r.second_name):
+            one_contact.fail(f"patient {pid}: contact {c['ID']} lacks the phone or the name")
+    for pid, found in by_patient.items():
+        if pid and pid not in patients and len(found) > 1:
+            one_contact.fail(f"patient {pid}: {len(found)} contacts (not a source patient)")
 
     # 3. deal fields equal the transform of the current source row
     current = Check("deal_fields_current")

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from b24emu.methods import Ctx, Result, legacy, method, param
-from b24emu.methods.status import stage_semantic
+from b24emu.methods.status import stage_exists, stage_semantic
+from b24emu.methods.userfields import declared
 from b24emu.phpquery import php_int, php_list
 from b24emu.query import (
     find,
@@ -73,10 +74,18 @@ def _apply_multi(ctx: Ctx, ctype: str, current: list[dict[str, Any]], value: Any
     return items
 
 
+def _stage_category(stage: Any) -> str:
+    """The pipeline a stage id belongs to: ``C2:NEW`` -> "2", ``NEW`` -> "0"."""
+    text = str(stage or "")
+    if text.startswith("C") and ":" in text and text[1:text.index(":")].isdigit():
+        return text[1:text.index(":")]
+    return "0"
+
+
 def _write(ctx: Ctx, kind: str, row: dict[str, Any], fields: dict[str, Any],
            adding: bool) -> None:
     """Copy request fields into ``row`` with the CRM's casts; unknown fields are dropped,
-    unknown UF_CRM_* fields are kept (see README: real portals drop them silently)."""
+    undeclared UF_CRM_* fields too, silently, as a real portal does (see README)."""
     types = field_types(kind)
     ro = read_only(kind)
     ufs = ctx.portal.userfields.get(kind, {})
@@ -85,6 +94,8 @@ def _write(ctx: Ctx, kind: str, row: dict[str, Any], fields: dict[str, Any],
         if name in MULTI_FIELDS and name in types:
             row[name] = _apply_multi(ctx, name, row.get(name) or [], value, adding)
         elif name.startswith("UF_"):
+            if not declared(ctx.portal, kind, name):
+                continue
             uf = ufs.get(name)
             utype = _UF_SCALAR_TYPES.get(uf["USER_TYPE_ID"], "string") if uf else "string"
             if uf and uf.get("MULTIPLE") == "Y":
@@ -99,6 +110,9 @@ def _write(ctx: Ctx, kind: str, row: dict[str, Any], fields: dict[str, Any],
         elif name in types and name not in ro:
             if kind == "deal" and name == "CATEGORY_ID" and not adding:
                 continue  # a deal changes pipeline only through crm.deal.category.set
+            if kind == "deal" and name == "STAGE_ID" and not adding \
+                    and _stage_category(value) != str(row.get("CATEGORY_ID") or "0"):
+                continue  # a stage of another pipeline does not move the deal: ignored
             row[name] = cast_for_write(types[name], value)
     row["HAS_PHONE"] = "Y" if row.get("PHONE") else "N"
     row["HAS_EMAIL"] = "Y" if row.get("EMAIL") else "N"
@@ -130,6 +144,10 @@ def _new_row(ctx: Ctx, kind: str) -> dict[str, Any]:
 
 def _deal_stage_bookkeeping(ctx: Ctx, row: dict[str, Any], old_stage: str | None) -> None:
     category = row.get("CATEGORY_ID") or "0"
+    if row.get("STAGE_ID") and not stage_exists(row["STAGE_ID"], int(category)):
+        # An unknown STAGE_ID: a new deal starts in the pipeline's first stage, an existing
+        # one keeps its stage (README, "Known differences": what a portal does).
+        row["STAGE_ID"] = old_stage
     if not row.get("STAGE_ID"):
         row["STAGE_ID"] = "NEW" if category == "0" else f"C{category}:NEW"
     sem = stage_semantic(row["STAGE_ID"])

@@ -189,7 +189,7 @@ class SyncConfig(_Model):
     patient_id_field: str = Field(
         "UF_CRM_IDENT_PATIENT_ID", pattern=r"^UF_CRM_[A-Z0-9_]+$",
         description="contact field holding the IDENT patient id: what identifies a contact "
-                    "(tools/setup_portal.py creates it)")
+                    "(identsync setup-portal creates it)")
     stage_map: dict[str, str] = Field(description=(
         "IDENT status -> stage id, for every status: " + ", ".join(STATUSES)),
         default_factory=lambda: {

@@ -96,6 +96,7 @@ class SyncRecord:
     stage_id: str
     status: str  # planned|arrived|in_progress|finished|bill_issued|cancelled
     comment: str  # timeline comment text, deterministic for the same source row
+    patient_id: int | None = None  # IDENT Patients.ID_Persons: what identifies the contact
 
     @property
     def full_name(self) -> str:
@@ -149,62 +150,90 @@ class Failure:
 
 @dataclass(frozen=True)
 class FoundContact:
+    """A portal contact as the plan needs it: ids and keyed hashes, never names or phones.
+
+    ``name_key`` is the keyed hash of the comparable full name, ``phones`` the keyed hashes
+    of its phones in E.164 (of the stored text where it is no phone), ``fields`` the keyed
+    hashes of the mapped values (``identsync.sync.canon``): enough to match and to tell what
+    changed, nothing a reader of XCom could turn back into a patient.
+    """
+
     id: int
-    name: str
-    last_name: str
-    second_name: str
-    phones: tuple[str, ...]  # values exactly as stored on the portal
-    fields: dict[str, Any] = field(default_factory=dict)  # mapped UF_* values as returned
+    name_key: str
+    phones: tuple[str, ...]
+    patient_id: int | None = None  # the IDENT patient stored on the contact, if any
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "phones": list(self.phones)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FoundContact:
+        return cls(id=int(d["id"]), name_key=str(d["name_key"]), phones=tuple(d["phones"]),
+                   patient_id=d.get("patient_id"), fields=dict(d.get("fields") or {}))
 
 
 @dataclass(frozen=True)
 class FoundDeal:
+    """A portal deal: ids, its pipeline and stage, and keyed hashes of the mapped fields."""
+
     id: int
-    ident_id: str
+    ident_id: str  # the key the deal carries on the portal (maybe an older branch's)
     stage_id: str
     contact_id: int | None
-    fields: dict[str, Any]  # the mapped fields as the portal returned them
+    fields: dict[str, Any]
+    category_id: int = 0
+    semantic: str = ""  # the portal's STAGE_SEMANTIC_ID: P open, S won, F lost
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FoundDeal:
+        return cls(**d)
 
 
 @dataclass
 class LookupMap:
-    """What Bitrix24 already holds for one chunk. JSON-serialisable via to_dict()."""
+    """What Bitrix24 already holds for one chunk. JSON-serialisable via to_dict().
 
-    contacts: dict[str, list[FoundContact]] = field(default_factory=dict)  # E.164 -> contacts
-    deals: dict[str, FoundDeal] = field(default_factory=dict)  # ident_id -> deal
+    It goes to XCom, so it holds ids, stages and keyed hashes only; ``key`` (the hash key)
+    stays in memory and is never serialised.
+    """
+
+    contacts: dict[str, list[FoundContact]] = field(default_factory=dict)  # phone hash -> ...
+    patients: dict[str, FoundContact] = field(default_factory=dict)  # IDENT patient id -> ...
+    deals: dict[str, FoundDeal] = field(default_factory=dict)  # record's ident_id -> deal
     duplicate_deals: dict[str, list[int]] = field(default_factory=dict)  # ident_id -> extra ids
     # Contacts linked to found deals but not found by phone (the patient's phone changed).
     deal_contacts: dict[int, FoundContact] = field(default_factory=dict)
     # Stage ids the portal itself marks final (crm.status.list SEMANTICS S or F).
     final_stages: list[str] = field(default_factory=list)
     requests: int = 0  # HTTP requests spent looking up
+    key: bytes = field(default=b"", repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "contacts": {
-                phone: [dataclasses.asdict(c) for c in found]
-                for phone, found in self.contacts.items()
-            },
-            "deals": {k: dataclasses.asdict(d) for k, d in self.deals.items()},
+            "contacts": {h: [c.to_dict() for c in found] for h, found in self.contacts.items()},
+            "patients": {p: c.to_dict() for p, c in self.patients.items()},
+            "deals": {k: d.to_dict() for k, d in self.deals.items()},
             "duplicate_deals": self.duplicate_deals,
-            "deal_contacts": {str(k): dataclasses.asdict(c) for k, c in self.deal_contacts.items()},
+            "deal_contacts": {str(k): c.to_dict() for k, c in self.deal_contacts.items()},
             "final_stages": list(self.final_stages),
             "requests": self.requests,
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LookupMap:
+    def from_dict(cls, data: dict[str, Any], key: bytes = b"") -> LookupMap:
         return cls(
-            contacts={
-                phone: [FoundContact(**{**c, "phones": tuple(c["phones"])}) for c in found]
-                for phone, found in data.get("contacts", {}).items()
-            },
-            deals={k: FoundDeal(**d) for k, d in data.get("deals", {}).items()},
+            contacts={h: [FoundContact.from_dict(c) for c in found]
+                      for h, found in data.get("contacts", {}).items()},
+            patients={p: FoundContact.from_dict(c) for p, c in data.get("patients", {}).items()},
+            deals={k: FoundDeal.from_dict(d) for k, d in data.get("deals", {}).items()},
             duplicate_deals={k: list(v) for k, v in data.get("duplicate_deals", {}).items()},
-            deal_contacts={
-                int(k): FoundContact(**{**c, "phones": tuple(c["phones"])})
-                for k, c in data.get("deal_contacts", {}).items()
-            },
+            deal_contacts={int(k): FoundContact.from_dict(c)
+                           for k, c in data.get("deal_contacts", {}).items()},
             final_stages=list(data.get("final_stages", [])),
             requests=int(data.get("requests", 0)),
+            key=key,
         )

@@ -81,7 +81,12 @@ def test_corpus_through_the_engine(tmp_path, chaos_emulator, state, pg_dsn, cfg)
     services = deal("thousands_of_services")[cfg.deal_fields["services"]]
     assert len(services) <= SERVICES_MAX and "и ещё" in services
     assert contact("names_unicode_nfd")["LAST_NAME"] == "Ёлкина"  # NFC on the portal
-    assert contact("duplicate_person_a")["ID"] == contact("duplicate_person_b")["ID"]
+    # Two IDENT cards of one name on one phone are two IDENT patients: a contact is the
+    # patient (README, Identity), so each card has its own, both with the phone.
+    a, b = contact("duplicate_person_a"), contact("duplicate_person_b")
+    assert a["ID"] != b["ID"]
+    assert a[cfg.patient_id_field] != b[cfg.patient_id_field]
+    assert {p["VALUE"] for p in a["PHONE"]} == {p["VALUE"] for p in b["PHONE"]}
 
 
 # -- through Airflow -------------------------------------------------------------------------

@@ -24,11 +24,11 @@ def perfect(tmp_path_factory):
     records, rejections = source_outcomes(engine, cfg)
     contacts, deals, comments, ids = [], [], [], {}
     for r in records:
-        person = (r.phone, r.last_name, r.name, r.second_name)
+        person = r.patient_id  # a contact is the IDENT patient
         if person not in ids:
             ids[person] = len(contacts) + 1
             contacts.append({"ID": str(ids[person]), "NAME": r.name, "LAST_NAME": r.last_name,
-                             "SECOND_NAME": r.second_name,
+                             "SECOND_NAME": r.second_name, cfg.patient_id_field: str(person),
                              "PHONE": [{"VALUE": r.phone, "VALUE_TYPE": "MOBILE"}]})
         deal_id = len(deals) + 1
         deals.append({"ID": str(deal_id), "STAGE_ID": r.stage_id,

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from identsync.errors import Bitrix24Error, CommentsBusy
+from identsync.mask import mask
 from identsync.state.ledger_claim import comment_hash, decide
 from identsync.sync.ports import Ledger
 
@@ -34,13 +35,26 @@ class CommentItem:
     deal_id: int
     ident_id: str
     text: str
+    # The deal already shows this record (the upsert changed nothing): when the ledger only
+    # knows the old script's comment (an imported hash), that comment said it already.
+    quiet_if_imported: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"deal_id": self.deal_id, "ident_id": self.ident_id, "text": self.text}
+        return {"deal_id": self.deal_id, "ident_id": self.ident_id, "text": self.text,
+                "quiet_if_imported": self.quiet_if_imported}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CommentItem:
-        return cls(deal_id=int(d["deal_id"]), ident_id=str(d["ident_id"]), text=str(d["text"]))
+        return cls(deal_id=int(d["deal_id"]), ident_id=str(d["ident_id"]), text=str(d["text"]),
+                   quiet_if_imported=bool(d.get("quiet_if_imported")))
+
+
+def _adopts_old_comment(item: CommentItem, row: Any) -> bool:
+    """Migration from the old script: its md5 hashes are of its own comment texts, which never
+    equal ours. A deal it commented that has not changed since gets no new comment: the hash
+    of our text takes the old one's place, so only the next change is posted."""
+    return (item.quiet_if_imported and row is not None and row.source == "imported"
+            and row.pending_hash is None)
 
 
 
@@ -102,11 +116,14 @@ def _post_locked(client: Any, claim: Any, items: dict[int, CommentItem], counts:
     rows = claim.rows()
     hashes = {d: comment_hash(it.text) for d, it in items.items()}
     pending = {}
+    adopted: dict[int, tuple[str, int | None]] = {}
     to_post: list[int] = []
     for d in sorted(items):
         verdict = decide(hashes[d], rows.get(d))
         if verdict == "skip":
             counts["comments_skipped"] += 1
+        elif verdict == "post" and _adopts_old_comment(items[d], rows.get(d)):
+            adopted[d] = (hashes[d], None)
         elif verdict == "reconcile":
             pending[d] = rows[d]
         else:
@@ -128,6 +145,11 @@ def _post_locked(client: Any, claim: Any, items: dict[int, CommentItem], counts:
                 counts["comments_skipped"] += 1
             else:
                 to_post.append(d)
+    counts["comments_adopted_from_old_script"] += len(adopted)
+    if adopted and not dry_run:
+        # "reconciled": matched with what the portal shows, no comment id of ours. Not
+        # "imported", so the next change of the record is posted, never adopted again.
+        claim.record_posted(adopted, source="reconciled")
     if dry_run:
         counts["comments_would_post"] += len(to_post)
         return
@@ -156,11 +178,12 @@ def _post_locked(client: Any, claim: Any, items: dict[int, CommentItem], counts:
             claim.clear_intent(failed)
             for d in failed:
                 err = br.errors.get(f"m{d}")
+                # The portal may quote the comment (the patient's name, IDENT's note).
+                said = mask(err.description, free=[items[d].text]) if err else "no result"
                 log.warning("comment for deal %s (%s) was refused: %s", d, items[d].ident_id,
-                            err.description if err else "no result")
+                            said)
                 if refused is not None:
-                    refused[d] = (err.code if err else "NO_RESULT",
-                                  err.description if err else "no result")
+                    refused[d] = (err.code if err else "NO_RESULT", said)
         counts["comments_posted"] += len(posted)
         counts["comments_failed"] += len(failed)
 

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from identsync.bitrix24.batch import Ref
 from identsync.config import SyncConfig
 from identsync.errors import Bitrix24Error, Bitrix24TransportError, ChunkWriteFailed
+from identsync.mask import mask_row
 from identsync.records import Failure, LookupMap, SyncRecord
 from identsync.sync.lookup import run_lookup
 from identsync.sync.plan import ChunkPlan, plan_chunk
@@ -45,20 +46,24 @@ def _apply_results(plan: ChunkPlan, records: list[SyncRecord], br: Any,
     so no comment: a deal whose update failed must not get the text of a change it lacks)."""
     result.deal_ids.update(plan.deal_ids)
     reception = {r.ident_id: r.reception_id for r in records}
+    by_id = {r.ident_id: r for r in records}
     failed_contacts = {}
     for c in plan.contacts:
         err = br.errors.get(c.ref)
         if err is not None:
             failed_contacts[c.ref] = err
             result.counts["contacts_failed"] += 1
+            # The portal may quote the record (a name, the comment): masked with its values.
             result.failures.extend(Failure(i, reception.get(i), "contact", err.code,
-                                           err.description) for i in c.ident_ids)
+                                           mask_row(err.description, by_id.get(i)))
+                                   for i in c.ident_ids)
     for d in plan.deals:
         err = br.errors.get(d.ref)
         if err is not None:
             result.counts["deals_failed"] += 1
             result.failures.append(Failure(d.ident_id, reception.get(d.ident_id), "deal",
-                                           err.code, err.description))
+                                           err.code,
+                                           mask_row(err.description, by_id.get(d.ident_id))))
             result.deal_ids.pop(d.ident_id, None)
             continue
         if d.kind == "create":
@@ -66,8 +71,8 @@ def _apply_results(plan: ChunkPlan, records: list[SyncRecord], br: Any,
         if d.contact_ref in failed_contacts:
             # The deal went in without its contact; the record is queued and the retry
             # links the contact (CONTACT_ID is filled when empty).
-            result.notes.append(f"{d.ident_id}: contact could not be created "
-                                f"({failed_contacts[d.contact_ref].description}); "
+            said = mask_row(failed_contacts[d.contact_ref].description, by_id.get(d.ident_id))
+            result.notes.append(f"{d.ident_id}: contact could not be created ({said}); "
                                 "deal saved without a contact")
 
 

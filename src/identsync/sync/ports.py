@@ -94,6 +94,7 @@ class FingerprintStore(Protocol):
 class ChunkState(Protocol):
     """The parts of the state store one chunk touches."""
 
+    hash_key: bytes  # of the keyed hashes in lookup maps (identsync.privacy)
     guard: PhoneLocks
     ledger: Ledger
     queue: Queue

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,13 +67,14 @@ def look_up(portal: Portal, state: ChunkState, cfg: SyncConfig,
     """What the portal holds for the chunk: usually one batch request."""
     before = portal.stats.as_dict()
     seq = state.guard.current_seq()  # first: a write after this makes the lookup stale
-    lookup = run_lookup(portal, records, cfg)
+    lookup = run_lookup(portal, records, cfg, key=state.hash_key)
     return {"seq": seq, "lookup": lookup.to_dict(),
             "http": http_delta(before, portal.stats.as_dict())}
 
 
 def _lookup_to_use(held: HeldPhones, looked: Mapping[str, Any], cfg: SyncConfig, *,
-                   attempt: int, sleep: Callable[[float], None]) -> LookupMap | None:
+                   key: bytes, attempt: int,
+                   sleep: Callable[[float], None]) -> LookupMap | None:
     """The lookup to plan on, or None when the chunk must be looked up again first."""
     died = held.unfinished_write_age()
     if died is not None:
@@ -88,7 +89,7 @@ def _lookup_to_use(held: HeldPhones, looked: Mapping[str, Any], cfg: SyncConfig,
     if held.stale_since(int(looked["seq"])):
         log.info("another run wrote some of these phones since the lookup; looking again")
         return None
-    return LookupMap.from_dict(looked["lookup"])
+    return LookupMap.from_dict(looked["lookup"], key=key)
 
 
 def _refusals(state: ChunkState, cfg: SyncConfig, run: ChunkRun, failures: Sequence[Failure],
@@ -134,22 +135,29 @@ def upsert(portal: Portal, state: ChunkState, cfg: SyncConfig, records: list[Syn
     """Create or update the chunk's contacts and deals under the phone locks."""
     before = portal.stats.as_dict()
     with state.guard.hold(r.phone for r in records) as held:
-        lookup = _lookup_to_use(held, looked, cfg, attempt=attempt, sleep=sleep)
-        result = upsert_chunk(portal, records, cfg, lookup, dry_run=run.dry_run,
+        lookup = _lookup_to_use(held, looked, cfg, key=state.hash_key, attempt=attempt,
+                                sleep=sleep)
+        result = upsert_chunk(portal, records, cfg, lookup, key=state.hash_key,
+                              dry_run=run.dry_run,
                               around_write=held.writing, sleep=sleep)
     for note in result.notes:
         log.warning(note)
     counts = Counter({k: v for k, v in result.counts.items() if v})
     _refusals(state, cfg, run, result.failures, len(records), counts)
     log.info("%s upsert: %s", run.label or f"{len(records)} records", dict(counts))
-    return {"deal_ids": result.deal_ids, "counts": dict(counts),
+    return {"deal_ids": result.deal_ids, "unchanged": sorted(result.unchanged),
+            "counts": dict(counts),
             "errors": [f.to_dict() for f in result.failures],
             "failed": sorted({f.ident_id for f in result.failures}), "notes": result.notes,
             "http": http_delta(before, portal.stats.as_dict())}
 
 
-def comment_items(records: list[SyncRecord], deal_ids: Mapping[str, int]) -> list[CommentItem]:
-    return [CommentItem(deal_id=int(deal_ids[r.ident_id]), ident_id=r.ident_id, text=r.comment)
+def comment_items(records: list[SyncRecord], deal_ids: Mapping[str, int],
+                  unchanged: Collection[str] = ()) -> list[CommentItem]:
+    """The chunk's comments. A deal the upsert left unchanged already shows the record, so
+    where the old script's comment is its last one, ours would say nothing new (quiet)."""
+    return [CommentItem(deal_id=int(deal_ids[r.ident_id]), ident_id=r.ident_id, text=r.comment,
+                        quiet_if_imported=r.ident_id in unchanged)
             for r in records if r.ident_id in deal_ids and r.comment]
 
 
@@ -160,7 +168,8 @@ def comment(portal: Portal, state: ChunkState, cfg: SyncConfig, records: list[Sy
     before = portal.stats.as_dict()
     deal_ids = upserted["deal_ids"]
     refused: dict[int, tuple[str, str]] = {}
-    counts: Counter = post_comments(portal, state.ledger, comment_items(records, deal_ids),
+    items = comment_items(records, deal_ids, set(upserted.get("unchanged") or ()))
+    counts: Counter = post_comments(portal, state.ledger, items,
                                     dry_run=run.dry_run, settle_s=cfg.write_settle_seconds,
                                     sleep=sleep, refused=refused)
     if run.dry_run:

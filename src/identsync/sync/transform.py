@@ -29,6 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from identsync.config import SyncConfig
+from identsync.mask import mask_row
 from identsync.records import Rejection, SourceReception, SyncRecord
 from identsync.sync.phones import PhoneError, normalize_phone
 
@@ -207,7 +208,10 @@ def transform(row: SourceReception, cfg: SyncConfig) -> SyncRecord | Rejection:
     try:
         phone = normalize_phone(row.mobile_phone, cfg.default_region)
     except PhoneError as exc:
-        return _reject(row, iid, exc.reason_code, f"patient {row.patient_id}: {exc.detail}")
+        # Masked at the source: the detail travels to logs, the run summary and the page;
+        # the raw phone stays only in the rejection's source row (for retention_days).
+        return _reject(row, iid, exc.reason_code,
+                       f"patient {row.patient_id}: {mask_row(exc.detail, row)}")
     if row.plan_start is None:
         return _reject(row, iid, "no_plan_start", "PlanStart is empty")
     if row.plan_end is not None and row.plan_end < row.plan_start:
@@ -268,6 +272,7 @@ def transform(row: SourceReception, cfg: SyncConfig) -> SyncRecord | Rejection:
         stage_id=cfg.stage_code(cfg.stage_map[status]),
         status=status,
         comment=comment_text(row, cfg, status=status, iid=iid, full_name=full_name),
+        patient_id=row.patient_id,
     )
 
 
