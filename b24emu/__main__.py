@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--faults", default=None, help='JSON, e.g. {"http_500": 0.05}')
     p.add_argument("--operating-limit-s", type=float, default=0.0)
+    p.add_argument("--keep-undeclared-fields", action="store_true",
+                   help="store UF_CRM_* fields never declared (a real portal drops them)")
     return p
 
 
@@ -35,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         token=args.token, user_id=args.user_id, plan=args.plan, port=args.port, host=args.host,
         state_path=args.state, latency_ms=args.latency_ms, jitter_ms=args.jitter_ms,
         seed=args.seed, faults=faults, operating_limit_s=args.operating_limit_s,
+        keep_undeclared_fields=args.keep_undeclared_fields,
     ).start()
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

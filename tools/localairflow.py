@@ -36,6 +36,29 @@ def airflow_base_env(home: Path, *, config: Path | None = None,
     return env
 
 
+def declare_portal_fields(webhook: str, config: Path | None) -> None:
+    """Create the configuration's custom fields on the emulator, as `identsync setup-portal`
+    does on a portal: every run's preflight fails on a field the portal lacks. A portal that
+    refuses (a test's revoked token) or is not up yet is left alone: the run names it."""
+    from identsync.bitrix24.client import Bitrix24Client
+    from identsync.cli.portal_setup import setup_portal
+    from identsync.config import SyncConfig
+    from identsync.errors import Bitrix24Error
+
+    import requests
+
+    try:  # one quick probe: a portal that is not up yet costs no retries here
+        requests.get(webhook + "profile", timeout=2)
+    except requests.RequestException:
+        return
+    cfg = SyncConfig.from_file(config or ROOT / "dags" / "identsync.json")
+    try:
+        with Bitrix24Client(webhook, plan="unlimited") as client:
+            setup_portal(client, cfg, out=lambda _line: None)
+    except Bitrix24Error:
+        pass
+
+
 def airflow_env(home: Path, *, emulator_url: str, token: str, ident_db: Path,
                 state_conn: Mapping[str, Any], plan: str = "standard",
                 bitrix_extra: Mapping[str, Any] | None = None, config: Path | None = None,
@@ -47,6 +70,7 @@ def airflow_env(home: Path, *, emulator_url: str, token: str, ident_db: Path,
     :param state_conn: the ``identsync_state`` connection as a JSON-able dict.
     """
     env = airflow_base_env(home, config=config, extra=extra, base=base)
+    declare_portal_fields(f"{emulator_url}/rest/1/{token}/", config)
     env.update({
         "AIRFLOW_CONN_BITRIX24_DEFAULT": json.dumps({
             "conn_type": "http", "host": emulator_url, "login": "1", "password": token,

@@ -1,10 +1,12 @@
 #!/usr/bin/env python
 """Create the deal and contact UF_CRM_* fields the configuration maps to, if missing.
 
-    python tools/setup_portal.py --webhook https://portal.bitrix24.ru/rest/1/TOKEN/ [--dry-run]
+    python -m tools.setup_portal --webhook https://portal.bitrix24.ru/rest/1/TOKEN/ [--dry-run]
 
 Safe to run again: it lists the portal's fields first and only adds what is missing. The
 webhook may also come from $BITRIX24_WEBHOOK (keeps the token out of shell history).
+A wrapper for a checkout: the logic lives in the package (identsync.cli.portal_setup; an
+installed wheel has it as `identsync setup-portal`).
 """
 
 from __future__ import annotations
@@ -14,30 +16,10 @@ import os
 import sys
 
 from identsync.bitrix24.client import Bitrix24Client
+from identsync.cli.portal_setup import LABELS, ensure_fields, setup_portal
 from identsync.settings import load_config
 
-LABELS = {
-    "ident_id": "IDENT id", "start": "Reception start", "end": "Reception end",
-    "doctor": "Doctor", "services": "Services", "status": "IDENT status",
-    "card_number": "Card number", "guardian": "Parent / guardian", "branch": "Branch",
-    "chair": "Chair",
-}
-
-
-def ensure_fields(client: Bitrix24Client, entity: str, wanted: dict[str, str], *,
-                  dry_run: bool = False, can_add: bool = True) -> tuple[list[str], list[str]]:
-    """Returns (added, missing-and-not-added)."""
-    have = {str(f.get("FIELD_NAME")) for f in client.call(f"crm.{entity}.userfield.list") or []}
-    missing = sorted({code for code in wanted.values() if code not in have})
-    if not can_add or dry_run:
-        return [], missing
-    by_code = {code: logical for logical, code in wanted.items()}
-    for code in missing:
-        label = LABELS.get(by_code[code], by_code[code])
-        client.call(f"crm.{entity}.userfield.add", {"fields": {
-            "FIELD_NAME": code[len("UF_CRM_"):], "USER_TYPE_ID": "string",
-            "EDIT_FORM_LABEL": label, "LIST_COLUMN_LABEL": label}})
-    return missing, []
+__all__ = ["LABELS", "ensure_fields", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,14 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--webhook or $BITRIX24_WEBHOOK is required")
     cfg = load_config()
     client = Bitrix24Client(args.webhook, plan=args.plan or cfg.portal_plan)
-    added, missing = ensure_fields(client, "deal", cfg.deal_fields, dry_run=args.dry_run)
-    print(f"deal fields: added {len(added)}, missing {len(missing)} "
-          f"({', '.join(added + missing) or 'all present'})")
-    # Contacts' fields are listed, not created: many portals restrict who may add them.
-    _, c_missing = ensure_fields(client, "contact", cfg.contact_fields, can_add=False)
-    if c_missing:
-        print("contact fields missing (create them in the CRM settings, type string): "
-              + ", ".join(c_missing))
+    setup_portal(client, cfg, dry_run=args.dry_run)
     return 0
 
 

@@ -31,6 +31,11 @@ def stage_semantic(stage_id: str | None) -> str:
     return "P"
 
 
+def stage_exists(stage_id: str, category: int = 0) -> bool:
+    """Whether ``stage_id`` is a stage of pipeline ``category`` (spelled C<n>:X outside 0)."""
+    return any(r["STATUS_ID"] == stage_id for r in _rows(category))
+
+
 def _rows(category: int = 0) -> list[dict[str, Any]]:
     """The stages of a pipeline: every pipeline has the default set, prefixed C<n>: outside 0
     (as a portal spells them), with its own ENTITY_ID DEAL_STAGE_<n>."""

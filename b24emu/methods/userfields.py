@@ -79,3 +79,13 @@ def _register(kind: str) -> None:
 
 for _kind in _ENTITY_IDS:
     _register(_kind)
+
+
+def declared(portal: Any, kind: str, name: str) -> bool:
+    """Whether ``name`` is a custom field the portal has for ``kind`` (deal / contact).
+
+    A real portal keeps only declared ``UF_CRM_*`` fields on add/update and drops the rest
+    without an error (crm_entities._write asks this)."""
+    if getattr(portal, "keep_undeclared_fields", False):
+        return True
+    return name in portal.userfields.get(kind, {})

@@ -45,6 +45,10 @@ def bitrix24_connection_type() -> dict[str, Any]:
 
 
 def get_provider_info() -> dict[str, Any]:
+    # No "plugins" entry: Airflow 3 loads a provider's plugins only with [core]
+    # lazy_discover_providers = False (default True), and with it False a second copy would
+    # be refused as "already registered" (an import error): the "airflow.plugins" entry
+    # point, which every component loads, registers the page (identsync.ui.plugin).
     return {
         "package-name": "identsync",
         "name": "IDENT to Bitrix24 sync",

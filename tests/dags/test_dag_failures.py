@@ -62,7 +62,8 @@ def test_revoked_webhook_fails_at_once_saying_what_to_fix(clinic, emulator_sessi
     proc = airflow(env, "dags", "test", DAG_ID, "-c", CONF, check=False)
     log = proc.stdout + proc.stderr
     assert "not retried" in log and "webhook" in log
-    states = tries(env, "batch_lookup")
+    # The run's first portal request is the preflight in extract_receptions.
+    states = tries(env, "extract_receptions")
     assert states and all(n == 1 for n, _ in states)  # no second try
     assert {s for _, s in states} == {"failed"}
     assert ("upstream_failed",) in {(s,) for _, s in tries(env, "run_summary")}
