@@ -7,6 +7,7 @@ come from a validated prefix).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,9 @@ from identsync.state.db import schema_lock, transaction
 
 _PREFIX_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 _IDENT_RE = re.compile(r"^F\d+_(\d+)$")  # F<branch>_<ReceptionID>, see records.SyncRecord
+# What an open rejection says once its source row and detail outlived the retention period.
+# (Spelled into SQL as a literal: no quote, no percent sign.)
+SCRUBBED_DETAIL = "details removed after the retention period (reason and dates kept)"
 
 
 def _json_default(value: Any) -> Any:
@@ -47,7 +51,8 @@ def _rejection_key(rej: Rejection) -> str:
         return rej.ident_id
     if rej.reception_id is not None:
         return f"reception:{rej.reception_id}"
-    return f"unknown:{rej.reason}:{rej.detail}"
+    # The key outlives the detail's retention (it is the primary key): only a digest of it.
+    return f"unknown:{rej.reason}:{hashlib.md5(rej.detail.encode('utf-8')).hexdigest()[:16]}"
 
 
 class StateStore:
@@ -198,7 +203,9 @@ class StateStore:
                            reception_id = EXCLUDED.reception_id,
                            reason = EXCLUDED.reason,
                            detail = EXCLUDED.detail,
-                           source = COALESCE(EXCLUDED.source, r.source),
+                           source = CASE WHEN r.detail = '{SCRUBBED_DETAIL}'
+                                         THEN EXCLUDED.source
+                                         ELSE COALESCE(EXCLUDED.source, r.source) END,
                            run_id = EXCLUDED.run_id,
                            last_seen = now(),
                            times_seen = r.times_seen + 1,
@@ -296,6 +303,23 @@ class StateStore:
                             f"make_interval(secs => %s){extra}", (cutoff,))
                 out[table] = cur.rowcount
         return out
+
+    def scrub_open_rejections(self, cutoff: datetime) -> int:
+        """Open rejections last seen before ``cutoff`` keep only their ids, reason and dates:
+        the source row (names, phones, the reception's free-text comment) and the detail
+        (which names the bad value) go. The row stays, so the health page still counts it;
+        the record rejected again brings its details back. Returns rows scrubbed."""
+        with self._tx() as cur:
+            cur.execute(
+                f"""UPDATE {self.t_rejections}
+                       SET source = NULL, detail = %s,
+                           record_key = CASE WHEN record_key LIKE 'unknown:%%'
+                                             THEN 'unknown:' || reason || ':'
+                                                  || left(md5(detail), 16)
+                                             ELSE record_key END
+                     WHERE resolved_at IS NULL AND detail <> %s AND last_seen < %s""",
+                (SCRUBBED_DETAIL, SCRUBBED_DETAIL, cutoff))
+            return cur.rowcount
 
     # --- run summaries ----------------------------------------------------------------------
 
