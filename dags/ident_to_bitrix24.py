@@ -9,7 +9,9 @@ write (the retry queue):
   earlier) to the interval's end, so an outage leaves no gap;
 * **backfills**: exactly their data interval;
 * **manual runs**: `date_from` / `date_to` from the trigger form, else from the last
-  successful run up to now;
+  successful run up to now; the watermark never passes the moment the run read IDENT;
+* **going live**: `plan_from` / `plan_to` load every reception *planned* in that range,
+  whatever its change time (see README, "Going live");
 * **dry_run**: plans everything and writes nothing anywhere;
 * **full_check**: looks every record up again, even those unchanged since they were written.
 
@@ -38,7 +40,11 @@ from airflow.sdk import (
 from identsync.dag import alerts, tasks
 from identsync.settings import load_config
 
-CONFIG = load_config()  # a bad key fails the import with a message naming it
+# A bad configuration fails the import with every problem at once, the file's path first
+# (identsync.config.ConfigProblems). The dag-processor records it; without one running, see it
+# with `airflow dags list-import-errors --local` (without --local the command reads only what
+# a dag-processor stored in the metadata database).
+CONFIG = load_config()
 CHUNK_LABEL = "{{ chunk_label }}"
 DRY_RUN = Param(False, type="boolean", title="Dry run",
                 description="Plan everything, write nothing anywhere.")
@@ -79,6 +85,16 @@ def build_sync(branch_id: int, branch_name: str):
             "date_to": Param(None, type=["null", "string"], title="Sync changes until",
                              description="Manual runs: YYYY-MM-DD (inclusive day) or ISO "
                                          "datetime. Empty: now."),
+            "plan_from": Param(None, type=["null", "string"],
+                               title="Load appointments from (going live)",
+                               description="Manual runs: every reception PLANNED from this "
+                                           "day (YYYY-MM-DD, clinic time), whatever its "
+                                           "change time; with plan_to, without date_from/"
+                                           "date_to. Does not move the watermark."),
+            "plan_to": Param(None, type=["null", "string"],
+                             title="Load appointments until (going live)",
+                             description="Manual runs: the last day (inclusive) of the "
+                                         "appointments to load, YYYY-MM-DD."),
             "dry_run": DRY_RUN,
             "full_check": Param(False, type="boolean", title="Full check",
                                 description="Look every record up on the portal again, even "
@@ -86,7 +102,8 @@ def build_sync(branch_id: int, branch_name: str):
         },
     )
     def sync():
-        extracted = task(tasks.extract_receptions)(branch_id=branch_id)
+        extracted = task(tasks.extract_receptions,
+                         execution_timeout=tasks.EXTRACT_TIMEOUT)(branch_id=branch_id)
         chunks = task(tasks.transform)(extracted)
         steps: dict[str, Any] = {}
 

@@ -13,6 +13,7 @@
 | PortalRejected (too many records refused) | NEVER     | the same                               |
 | ConfigError, WindowError, ConnectionConfigError | NEVER | the same                            |
 | IdentAccessDenied (login, database, permission) | NEVER | the same                 |
+| StateSchemaTooNew (state DB from a newer identsync) | NEVER | the same            |
 | IdentUnreachable, IdentTimeout (IDENT down, lock/query timeout) | TASK | Airflow retries |
 | LookupFailed, ChunkWriteFailed, CommentsBusy, LedgerBusy, other errors | TASK | Airflow retries the task |
 
@@ -212,6 +213,27 @@ class PortalRejected(SyncError):
         super().__init__(f"{message}. What to do: {fix}")
 
 
+class StateSchemaTooNew(SyncError):
+    """The state database was upgraded by a newer identsync (state/migrations.py): fatal.
+
+    :param fix: what the operator should do (run the newer version, or restore the backup).
+    """
+
+    def __init__(self, message: str, *, fix: str) -> None:
+        self.fix = fix
+        super().__init__(f"{message}. What to do: {fix}")
+
+    def __reduce__(self):
+        return (_rebuild_fix, (type(self), self.args[0], self.fix))
+
+
+def _rebuild_fix(cls: type, text: str, fix: str) -> Exception:
+    obj = cls.__new__(cls)
+    Exception.__init__(obj, text)
+    obj.fix = fix
+    return obj
+
+
 class ConfigError(ValueError):
     """Invalid configuration; the message names the key (and the branch)."""
 
@@ -260,7 +282,7 @@ class IdentTimeout(IdentDbError):
 
 
 _NEVER = (Bitrix24AuthError, Bitrix24MethodNotFound, Bitrix24Overloaded, PortalRejected,
-          ConfigError, WindowError, ConnectionConfigError, IdentAccessDenied)
+          ConfigError, WindowError, ConnectionConfigError, IdentAccessDenied, StateSchemaTooNew)
 
 
 def retry_class(exc: BaseException) -> Retry:

@@ -19,6 +19,10 @@ from identsync.dag import runtime as rt
 log = logging.getLogger("identsync.dag")
 
 RAW_PAGE = 500  # source rows per staging row
+# The extract's bound (its queries are bounded by the IDENT connection's timeout and
+# lock_timeout, see identsync.ident.connect): a stuck read fails the try instead of holding
+# the branch's only active run past the next schedule.
+EXTRACT_TIMEOUT = timedelta(minutes=20)
 
 
 def _chunk(ref: dict[str, Any]):
@@ -80,6 +84,7 @@ def _window(ctx: dict[str, Any], cfg: Any, state: Any, key: str):
         interval_start=ctx.get("data_interval_start") if use_interval else None,
         interval_end=ctx.get("data_interval_end") if use_interval else None,
         date_from=params.get("date_from"), date_to=params.get("date_to"),
+        plan_from=params.get("plan_from"), plan_to=params.get("plan_to"),
         watermark=state.store.get_watermark(rt.pipeline(ctx)))
     if run_kind(dag_run.run_type) == "backfill" and window.source == "backfill":
         start, end = backfill_block(window.start, cfg.backfill_block_hours, cfg.tz)
@@ -94,17 +99,29 @@ def _window(ctx: dict[str, Any], cfg: Any, state: Any, key: str):
     return window
 
 
+def _preflight(ctx: dict[str, Any], cfg: Any, state: Any) -> None:
+    """Every stage and field code of the configuration exists on the portal, or the run
+    fails (ConfigError: not retried) naming each wrong key, its value and the valid ones."""
+    from identsync.sync.preflight import verify_cached
+
+    pipeline = rt.pipeline(ctx)
+    if verify_cached(lambda: rt.portal(cfg), cfg, state.store, pipeline, now=time.time(),
+                     source=f"the configuration of {pipeline}", remember=not rt.dry_run(ctx)):
+        log.info("preflight: every stage and field of the configuration exists on the portal")
+
+
 @rt.fail_fast
 def extract_receptions(branch_id: int) -> dict[str, Any]:
     """Resolve the run's window and stage every reception to sync in it."""
     from identsync.dag.connections import ident_engine
-    from identsync.sync.run import extract_for_run, full_check_due
+    from identsync.sync.run import extract_for_run, full_check_due, planned_not_in_window
 
     ctx = rt.context()
     cfg = rt.config(ctx)
     state = rt.state(cfg)
     state.ensure_schema()
     key, pipeline = rt.run_key(ctx), rt.pipeline(ctx)
+    _preflight(ctx, cfg, state)
     window = _window(ctx, cfg, state, key)
     start_local, end_local = window.local_naive(cfg.tz)
     log.info("window %s .. %s UTC (%s), clinic time %s .. %s, branch %s", window.start,
@@ -113,8 +130,11 @@ def extract_receptions(branch_id: int) -> dict[str, Any]:
     full_check = full_check_due(state, cfg, pipeline, started,
                                 bool((ctx.get("params") or {}).get("full_check")))
     t0 = time.monotonic()
-    rows, retried = extract_for_run(ident_engine(cfg.ident_conn_id), state, cfg, pipeline,
-                                    window, branch_id, dry_run=rt.dry_run(ctx))
+    ident = ident_engine(cfg.ident_conn_id)
+    rows, retried = extract_for_run(ident, state, cfg, pipeline, window, branch_id,
+                                    dry_run=rt.dry_run(ctx))
+    # A range by change time misses appointments booked earlier: say how many.
+    missed = planned_not_in_window(ident, cfg, window, branch_id, rows)
     pages = [[r.to_dict() for r in rows[i:i + RAW_PAGE]] for i in range(0, len(rows), RAW_PAGE)]
     state.store.put_chunks(key + "#raw", pages)  # replaces what an earlier try staged
     log.info("extracted %d receptions (%d from the retry queue) in %.1fs, staged in %d pages%s",
@@ -122,7 +142,8 @@ def extract_receptions(branch_id: int) -> dict[str, Any]:
              "; full check: every record is looked up" if full_check else "")
     return {"run_key": key, "window": window.to_dict(), "extracted": len(rows),
             "raw_pages": len(pages), "branch_id": branch_id, "retried": retried,
-            "full_check": full_check, "started": started.isoformat()}
+            "full_check": full_check, "started": started.isoformat(),
+            "planned_not_in_window": missed}
 
 
 @rt.fail_fast
@@ -147,7 +168,8 @@ def transform(extracted: dict[str, Any]) -> list[dict[str, Any]]:
     if len(prepared.chunks) > limit:
         raise ConfigError(
             f"{len(prepared.chunks)} chunks exceed Airflow's [core] max_map_length ({limit}): "
-            "sync a shorter window (date_from/date_to) or raise max_map_length")
+            "sync a shorter range (date_from/date_to, or plan_from/plan_to for a load "
+            "by appointment date) or raise max_map_length")
     state.store.put_chunks(key, [[r.to_dict() for r in c] for c in prepared.chunks])
     generation = uuid.uuid4().hex  # new on every try and every clear of this task
     state.store.put_chunks(key + "#prepared", [[{
@@ -222,7 +244,14 @@ def run_summary(extracted: dict[str, Any], chunks: list[dict[str, Any]],
     started = ctx["dag_run"].start_date
     summary.elapsed_s = (datetime.now(timezone.utc) - started).total_seconds() if started \
         else None
-    out = finish_run(state, summary, Window.from_dict(extracted["window"]), synced_ids(upserts),
+    window = Window.from_dict(extracted["window"])
+    if extracted.get("planned_not_in_window") is not None:
+        summary.extra["planned_not_in_window"] = extracted["planned_not_in_window"]
+    if window.source == "planned":
+        start_local, end_local = window.local_naive(cfg.tz)
+        summary.extra["planned"] = {"from": start_local.isoformat(),
+                                    "to": end_local.isoformat()}
+    out = finish_run(state, summary, window, synced_ids(upserts),
                      full_check=extracted["full_check"],
                      started=datetime.fromisoformat(extracted["started"]))
     if out["counts"]["queue_dead"]:
@@ -257,6 +286,7 @@ def reconcile_deleted(branch_id: int) -> dict[str, Any]:
     cfg = rt.config(ctx)
     state = rt.state(cfg)
     state.ensure_schema()
+    _preflight(ctx, cfg, state)
     out = reconcile(rt.portal(cfg), state.ledger, cfg, branch_id,
                     partial(existing_reception_ids, ident_engine(cfg.ident_conn_id)),
                     dry_run=rt.dry_run(ctx))
