@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-fast demo airflow bench chaos sim emulator clean
+.PHONY: venv test test-fast demo airflow bench chaos sim sim-scheduler emulator clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "MISSING: Python's" \
@@ -61,6 +61,12 @@ chaos: $(STAMP)
 sim: $(STAMP)
 	./tools/ensure_postgres.sh
 	$(PY) -m tools.sim.run $(SIM_ARGS)
+
+# The same simulated clinic under the real scheduler: runs triggered, cleared and paused
+# through the REST API (tools/sim/scheduler.py).
+sim-scheduler: $(STAMP)
+	./tools/ensure_postgres.sh
+	$(PY) -m tools.sim.scheduler $(SIM_ARGS)
 
 emulator: $(STAMP)
 	$(PY) -m b24emu --port 8024 --token demo-webhook-token --plan standard --state var/portal.sqlite3

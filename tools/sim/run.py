@@ -169,6 +169,7 @@ class Sim:
             self.day_began = None
             self.tally.count(self.tally.operator, "outage (day not synced)")
             log.append("operator: scheduler down all day, nothing synced")
+            self.change_rules_if_due(k, log)  # an operator edits the file all the same
             return log
         faulty = self.rng.random() < 0.3
         if faulty:
@@ -218,15 +219,18 @@ class Sim:
     def end_of_day_chores(self, k: int, last: bool, label: str, log: list[str]) -> None:
         """The ``stage_map`` change half-way and the deleted-reception check every fifth
         day (and the last): due on every synced day, whatever else the operator did."""
+        self.change_rules_if_due(k, log)
+        if k % 5 == 4 or last:
+            self.deleted_check(label + "_deleted")
+            log.append("operator: deleted-reception check")
+
+    def change_rules_if_due(self, k: int, log: list[str]) -> None:
         if k == self.args.days // 2:
             self.raw["stage_map"] = dict(self.raw["stage_map"], finished="PREPAYMENT_INVOICE")
             self._write_config()
             self.model.rules_changed(self._rules())
             self.tally.count(self.tally.operator, "stage_map changed")
             log.append("operator: stage_map.finished -> PREPAYMENT_INVOICE")
-        if k % 5 == 4 or last:
-            self.deleted_check(label + "_deleted")
-            log.append("operator: deleted-reception check")
 
     def go_live(self) -> None:
         log = self.world.history(self.args.history_days, self.args.big_visits)
