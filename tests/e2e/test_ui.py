@@ -6,7 +6,7 @@ then ``airflow api-server`` (simple auth manager, a known admin) on that SQLite 
 Chromium logs in through the real login form. Screenshots go to a temporary folder (a test
 never rewrites tracked files); IDENTSYNC_SCREENSHOTS=docs/img refreshes README's on purpose.
 A second ``airflow dags test`` run fails (a bad date_from): only Airflow's own run states know
-of it, and the page must show it.
+of it, and the page must show it. The admin gives dead records new tries from the page.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import os
 import re
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,71 @@ def test_health_page_shows_the_run_rejections_masked_and_links(page: Any, stack:
     logs.first.click()
     page.wait_for_url(f"**{run_path}/tasks/transform")
     page.get_by_text("Logs", exact=True).first.wait_for()  # the task page, on its log tab
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A record the portal refused, as RetryQueue.fail reads it."""
+
+    ident_id: str
+    reception_id: int
+    step: str
+    code: str
+    description: str
+
+
+def test_chart_and_new_tries_for_dead_records(page: Any, stack: Any, img: Path) -> None:
+    """The 30-day chart shows the recorded run; the admin (may edit the DAG) gives the dead
+    records new tries with the page's button; without the form's token or from another
+    origin the same login is refused."""
+    base, state = stack["base"], stack["state"]
+    (run,) = state.store.last_runs(DAG_ID, 5)
+    state.queue.fail(DAG_ID, run["run_id"], [
+        Refused(f"F1_90{k}", 900 + k, "comment", "ACCESS_DENIED", "no rights") for k in (1, 2)],
+        base_minutes=15, max_attempts=1, task_id="add_comments", map_index=0)
+    assert len(state.queue.entries(DAG_ID, ("dead",))) == 2
+
+    page.goto(base + "/")
+    page.get_by_role("button", name="Browse").click()
+    page.get_by_text("Sync health").click()
+    frame = page.frame_locator("iframe[title='Sync health']")
+    section = frame.locator(f"section[data-pipeline='{DAG_ID}']")
+    section.wait_for()
+    assert section.locator(".n-dead").inner_text() == "2"
+
+    # The chart: 30 days, the run's receptions and requests on its day, the rest zeros.
+    days = section.locator("svg.chart g.day")
+    assert days.count() == 30
+    synced = [int(days.nth(i).get_attribute("data-synced") or 0) for i in range(30)]
+    requests_ = [int(days.nth(i).get_attribute("data-requests") or 0) for i in range(30)]
+    counts, http = run["summary"]["counts"], run["summary"]["http"]["http_requests"]
+    assert sum(synced) == counts["records"] > 0 and sum(requests_) == http > 0
+    assert synced.count(0) >= 29  # one run, one day
+    assert section.locator("svg.chart").get_attribute("role") == "img"
+
+    # A request with the login cookie but not from the page: refused, nothing changes.
+    token = section.locator("form.requeue input[name='csrf_token']").get_attribute("value")
+    url = base + HEALTH + "/requeue"
+    no_origin = page.request.post(url, form={"pipeline": DAG_ID, "csrf_token": token},
+                                  max_redirects=0)
+    wrong_token = page.request.post(url, form={"pipeline": DAG_ID, "csrf_token": "0" * 64},
+                                    headers={"Origin": base}, max_redirects=0)
+    assert (no_origin.status, wrong_token.status) == (403, 403)
+    assert len(state.queue.entries(DAG_ID, ("dead",))) == 2
+
+    button = section.locator("form.requeue button")
+    assert button.inner_text().strip() == "Give 2 dead record(s) new tries"
+    button.click()
+    frame.locator("p.message").wait_for()
+    assert "2 dead record(s) queued again" in frame.locator("p.message").inner_text()
+    section = frame.locator(f"section[data-pipeline='{DAG_ID}']")
+    assert section.locator(".n-dead").inner_text() == "0"
+    assert section.locator("form.requeue").count() == 0
+    assert state.queue.entries(DAG_ID, ("dead",)) == []
+    queued = {e["ident_id"]: e for e in state.queue.entries(DAG_ID, ("queued",))}
+    assert {"F1_901", "F1_902"} <= set(queued) and queued["F1_901"]["attempts"] == 0
+    section.locator("svg.chart").scroll_into_view_if_needed()
+    page.screenshot(path=str(img / "sync-health-chart.png"))
 
 
 def add_bitrix24_connection(page: Any, conn_id: str, url: str, plan: str) -> None:

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi import Request  # at module level: the dependency below is resolved by name
 
 from identsync.config import SyncConfig
 from identsync.records import Rejection
@@ -173,6 +174,29 @@ def test_pipeline_health_shows_runs_rejections_and_queue(filled: SyncState) -> N
     text = json.dumps(h, ensure_ascii=False)
     assert full_phones(text) == []
     assert "+7 999 123 45 67" not in text and "765 43 21" not in text
+
+
+def test_the_chart_reads_the_last_30_days_of_recorded_runs(filled: SyncState, pg_dsn: str
+                                                           ) -> None:
+    import psycopg2
+
+    # One more run, recorded 40 days ago: past the chart, so not counted.
+    filled.store.record_run(PIPE, "scheduled__old", summary("scheduled__old"))
+    with psycopg2.connect(pg_dsn) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE identsync_runs SET recorded_at = now() - interval '40 days' "
+                    "WHERE run_id = 'scheduled__old'")
+    h = pipeline_health(filled, PIPE, links=Links("/"), tz=MSK)
+    days = h["chart"]["days"]
+    assert len(days) == 30 and days[-1]["day"] == datetime.now(MSK).date().isoformat()
+    # Branch 1's two runs today (7 synced, 3 rejected, 4 requests each); branch 2's not.
+    assert days[-1] == {"day": days[-1]["day"], "runs": 2, "synced": 14, "rejected": 6,
+                        "requests": 8}
+    assert h["chart"]["totals"] == {"runs": 2, "synced": 14, "rejected": 6, "requests": 8}
+    html = render({"timezone": "Europe/Moscow", "pipelines": [h]})
+    assert f'<figure class="chart" data-pipeline="{PIPE}">' in html
+    assert f'aria-labelledby="chart-{PIPE}-title chart-{PIPE}-desc"' in html
+    assert (f'<title>{days[-1]["day"]}: 14 synced, 6 rejected, 8 HTTP requests, 2 runs'
+            '</title>') in html
 
 
 def test_health_report_per_branch_and_access(filled: SyncState) -> None:
@@ -360,3 +384,177 @@ def test_without_airflows_runs_the_recorded_runs_count(filled: SyncState) -> Non
     (60 * 24, "1 day ago"), (60 * 52, "2 days 4 h ago")])
 def test_age_text(minutes: float, text: str) -> None:
     assert age_text(timedelta(minutes=minutes)) == text
+
+
+# --- new tries for dead records from the page (issue 21): CSRF-safe, DAG editors only ------
+
+SECRET = "identsync-test-api-secret"
+
+
+@pytest.fixture
+def airflow_auth(monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict:
+    """Airflow's real simple auth manager in this process, which decides what a user may do:
+    an admin (may edit DAGs) and a viewer (may only read them)."""
+    import json as _json
+
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text(_json.dumps({"admin": "a-pw", "viewer": "v-pw"}), encoding="utf-8")
+    for key, value in {
+        "AIRFLOW__CORE__AUTH_MANAGER":
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API_AUTH__JWT_SECRET": "identsync-test-jwt-secret-0123456789abcdef",
+        "AIRFLOW__API__SECRET_KEY": SECRET,
+        "AIRFLOW__API__BASE_URL": "http://testserver",
+    }.items():
+        monkeypatch.setenv(key, value)
+    from airflow.api_fastapi.app import init_auth_manager, purge_cached_app
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    purge_cached_app()
+    init_auth_manager()
+    yield {name: SimpleAuthManagerUser(username=name, role=name) for name in ("admin", "viewer")}
+    purge_cached_app()
+
+
+@pytest.fixture
+def ui(filled: SyncState, airflow_auth: dict):
+    from fastapi.testclient import TestClient
+
+    from identsync.ui.app import create_app
+
+    cfg = SyncConfig.from_dict({"branches": [{"id": 1, "name": "Центр"},
+                                             {"id": 2, "name": "Север"}]})
+    from fastapi import HTTPException
+
+    from identsync.ui.app import airflow_user
+
+    app = create_app(opener=lambda: (cfg, filled), runs_of=None)
+
+    # The login step alone is stood in for: validating a JWT needs Airflow's metadata
+    # database (revoked tokens). The page refusing requests without a login is tested above
+    # and, with real JWTs and cookies, in Chromium (tests/e2e/test_ui.py).
+    def logged_in(request: Request):
+        name = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if name not in airflow_auth:
+            raise HTTPException(401, "Not authenticated")
+        return airflow_auth[name]
+
+    app.dependency_overrides[airflow_user] = logged_in
+    return TestClient(app, base_url="http://testserver"), airflow_auth
+
+
+def as_user(users: dict, name: str, **headers: str) -> dict:
+    assert name in users
+    return {"Authorization": f"Bearer {name}", **headers}
+
+
+def dead_ids(state: SyncState) -> list[str]:
+    return [e["ident_id"] for e in state.queue.entries(PIPE, ("dead",))]
+
+
+def form_token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html)
+    assert found, "no requeue form on the page"
+    return found.group(1)
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_a_dag_editor_gives_dead_records_new_tries(ui, filled: SyncState) -> None:
+    from identsync.ui.app import csrf_token
+
+    client, tokens = ui
+    assert dead_ids(filled) == ["F1_21"]
+    page = client.get("/health", headers=as_user(tokens, "admin"))
+    assert page.status_code == 200
+    token = form_token(page.text)
+    assert token == csrf_token(SECRET, "admin")
+    assert 'action="health/requeue"' in page.text
+    assert "Give 1 dead record(s) new tries" in page.text
+    answer = client.post("/health/requeue", data={"pipeline": PIPE, "csrf_token": token},
+                         headers=as_user(tokens, "admin", Origin="http://testserver"),
+                         follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == f"/health?requeued={PIPE}&n=1#{PIPE}"
+    assert dead_ids(filled) == []
+    (row,) = [e for e in filled.queue.entries(PIPE, ("queued",)) if e["ident_id"] == "F1_21"]
+    assert row["attempts"] == 0
+    after = client.get(answer.headers["location"], headers=as_user(tokens, "admin"))
+    assert f"Branch 1 ({PIPE}): 1 dead record(s) queued again" in after.text
+    assert 'name="csrf_token"' not in after.text  # nothing dead: no button
+    # The note never echoes what the query says, only a pipeline on the page and a number.
+    odd = client.get("/health?requeued=<i>odd</i>&n=1", headers=as_user(tokens, "admin"))
+    assert "odd</i>" not in odd.text and 'class="message"' not in odd.text
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_a_viewer_sees_no_button_and_is_refused(ui, filled: SyncState) -> None:
+    from identsync.ui.app import csrf_token
+
+    client, tokens = ui
+    page = client.get("/health", headers=as_user(tokens, "viewer"))
+    assert page.status_code == 200 and "F1_21" in page.text  # reads the dead records
+    assert 'name="csrf_token"' not in page.text and "new tries" not in page.text
+    assert client.get("/health.json", headers=as_user(tokens, "viewer")).json()[
+        "pipelines"][0]["can_requeue"] is False
+    # Even with a valid token of its own and the right origin, the viewer may not requeue.
+    answer = client.post("/health/requeue",
+                         data={"pipeline": PIPE, "csrf_token": csrf_token(SECRET, "viewer")},
+                         headers=as_user(tokens, "viewer", Origin="http://testserver"),
+                         follow_redirects=False)
+    assert answer.status_code == 403 and "may not edit the DAG" in answer.json()["detail"]
+    assert dead_ids(filled) == ["F1_21"]
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+@pytest.mark.parametrize(("token", "origin", "detail"), [
+    (None, "http://testserver", "missing or wrong CSRF token"),
+    ("viewer", "http://testserver", "missing or wrong CSRF token"),  # another user's token
+    ("0" * 64, "http://testserver", "missing or wrong CSRF token"),
+    ("admin", "http://evil.example", "cross-site request refused"),
+    ("admin", None, "cross-site request refused"),
+    ("admin", "null", "cross-site request refused"),
+])
+def test_requeue_needs_the_users_token_and_the_same_origin(ui, filled: SyncState, token,
+                                                           origin, detail) -> None:
+    from identsync.ui.app import csrf_token
+
+    client, tokens = ui
+    data = {"pipeline": PIPE}
+    if token is not None:
+        data["csrf_token"] = csrf_token(SECRET, token) if token in tokens else token
+    headers = as_user(tokens, "admin", **({"Origin": origin} if origin else {}))
+    answer = client.post("/health/requeue", data=data, headers=headers, follow_redirects=False)
+    assert answer.status_code == 403 and answer.json()["detail"] == detail
+    assert dead_ids(filled) == ["F1_21"]
+    # GET is no way in either, and without a login there is no answer at all.
+    assert client.get("/health/requeue", headers=as_user(tokens, "admin")).status_code == 405
+    assert client.post("/health/requeue", data=data).status_code == 401
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_requeue_of_an_unknown_pipeline_is_404(ui, filled: SyncState) -> None:
+    from identsync.ui.app import csrf_token
+
+    client, tokens = ui
+    answer = client.post("/health/requeue",
+                         data={"pipeline": "other_dag", "csrf_token": csrf_token(SECRET, "admin")},
+                         headers=as_user(tokens, "admin", Referer="http://testserver/health"),
+                         follow_redirects=False)
+    assert answer.status_code == 404 and dead_ids(filled) == ["F1_21"]
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_without_a_server_secret_there_is_no_button_and_no_requeue(
+        ui, filled: SyncState, monkeypatch: pytest.MonkeyPatch) -> None:
+    from identsync.ui.app import csrf_token
+
+    client, tokens = ui
+    monkeypatch.setenv("AIRFLOW__API__SECRET_KEY", "")
+    page = client.get("/health", headers=as_user(tokens, "admin"))
+    assert page.status_code == 200 and 'name="csrf_token"' not in page.text
+    answer = client.post("/health/requeue",
+                         data={"pipeline": PIPE, "csrf_token": csrf_token("", "admin")},
+                         headers=as_user(tokens, "admin", Origin="http://testserver"))
+    assert answer.status_code == 403 and dead_ids(filled) == ["F1_21"]

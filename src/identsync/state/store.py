@@ -346,3 +346,20 @@ class StateStore:
             )
             cols = [c.name for c in cur.description]
             return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    def run_totals_since(self, pipeline: str, since: datetime) -> list[dict[str, Any]]:
+        """Runs recorded since ``since``, oldest first: only when, dry run, records, rejected
+        and HTTP requests (the health page's chart; a whole summary may list 200 errors)."""
+        with self._tx() as cur:
+            cur.execute(
+                f"""SELECT recorded_at, summary->'dry_run' AS dry_run,
+                           summary->'counts'->'records' AS records,
+                           summary->'counts'->'rejected' AS rejected,
+                           summary->'http'->'http_requests' AS http_requests
+                      FROM {self.t_runs}
+                     WHERE pipeline = %s AND recorded_at >= %s
+                     ORDER BY recorded_at""",
+                (pipeline, since),
+            )
+            cols = [c.name for c in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]

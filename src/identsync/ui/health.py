@@ -24,7 +24,8 @@ from identsync.mask import mask, mask_phone, mask_text  # mask_*: re-exported
 
 __all__ = [
     "Links", "mask_phone", "mask_text", "run_row", "rejection_groups", "queue_rows",
-    "dag_run_row", "branch_status", "age_text", "pipeline_health", "health_report",
+    "dag_run_row", "branch_status", "age_text", "daily_totals", "pipeline_health",
+    "health_report",
 ]
 
 TRANSFORM_TASK = "transform"  # where a run records its rejections
@@ -70,6 +71,7 @@ class Links:
 class _Store(Protocol):
     def last_runs(self, pipeline: str, n: int = 10) -> list[dict[str, Any]]: ...
     def open_rejections(self, pipeline: str) -> list[dict[str, Any]]: ...
+    def run_totals_since(self, pipeline: str, since: datetime) -> list[dict[str, Any]]: ...
 
 
 class _Queue(Protocol):
@@ -339,6 +341,56 @@ def branch_status(airflow_runs: list[Mapping[str, Any]] | None, recorded: list[M
     }
 
 
+# --- the last 30 days ------------------------------------------------------------------------
+
+#: Days the chart shows, today (clinic time) included.
+CHART_DAYS = 30
+
+
+def _count(value: Any) -> int:
+    # A summary written by an older version may lack a count or hold null.
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def daily_totals(runs: Iterable[Mapping[str, Any]], *, now: datetime, tz: tzinfo,
+                 days: int = CHART_DAYS) -> list[dict[str, Any]]:
+    """Per clinic day, oldest first, exactly ``days`` of them ending today: receptions synced,
+    rejected and HTTP requests of the runs recorded that day (``run_totals_since`` rows).
+
+    A day without runs is zeros, not missing: a gap in the chart is the thing to see. A dry
+    run synced nothing and its rejections come back in the real run, so it adds only its
+    requests (it did ask the portal).
+    """
+    today = now.astimezone(tz).date()
+    first = today - timedelta(days=days - 1)
+    out = [{"day": (first + timedelta(days=i)).isoformat(), "runs": 0, "synced": 0,
+            "rejected": 0, "requests": 0} for i in range(days)]
+    for run in runs:
+        at = _dt(run.get("recorded_at"))
+        if at is None:
+            continue
+        i = (at.astimezone(tz).date() - first).days
+        if not 0 <= i < days:
+            continue
+        bucket = out[i]
+        bucket["requests"] += _count(run.get("http_requests"))
+        if run.get("dry_run") is True:
+            continue
+        bucket["runs"] += 1
+        bucket["synced"] += _count(run.get("records"))
+        bucket["rejected"] += _count(run.get("rejected"))
+    return out
+
+
+def chart_of(days: list[dict[str, Any]]) -> dict[str, Any]:
+    """The chart's days and their totals."""
+    totals = {k: sum(d[k] for d in days) for k in ("runs", "synced", "rejected", "requests")}
+    return {"days": days, "totals": totals}
+
+
 def _missing_table_is_empty(read: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
     # Before a pipeline's first run (or before an upgrade creates the queue table) there is
     # nothing to show, which is not an error. The page never creates tables itself.
@@ -353,9 +405,12 @@ def pipeline_health(state: StateReader, pipeline: str, *, links: Links,
                     tz: tzinfo | None = None, region: str = "RU", runs: int = 10,
                     per_reason: int = 100, queue_limit: int = 500,
                     airflow_runs: list[Mapping[str, Any]] | None = None,
-                    schedule: str = "*/30 * * * *", now: datetime | None = None
-                    ) -> dict[str, Any]:
+                    schedule: str = "*/30 * * * *", now: datetime | None = None,
+                    can_requeue: bool = False) -> dict[str, Any]:
     """Everything the page shows for one pipeline (one branch's DAG).
+
+    ``can_requeue``: the user may edit this DAG, so the page offers new tries for its dead
+    records (the app checks it again when the form comes back).
 
     ``airflow_runs``: the pipeline's rows of Airflow's dag_run table (any order); with them
     the page shows failed and stale runs too, and the status counts them.
@@ -366,6 +421,9 @@ def pipeline_health(state: StateReader, pipeline: str, *, links: Links,
     rejections = _missing_table_is_empty(lambda: state.store.open_rejections(pipeline))
     queue = _missing_table_is_empty(
         lambda: state.queue.entries(pipeline, ("queued", "dead"), queue_limit))
+    since = datetime.combine(now.astimezone(zone).date() - timedelta(days=CHART_DAYS - 1),
+                             datetime.min.time(), tzinfo=zone)
+    totals = _missing_table_is_empty(lambda: state.store.run_totals_since(pipeline, since))
     q = queue_rows(pipeline, queue, links, tz=tz, region=region)
     dead = [e for e in q if e["status"] == "dead"]
     shown = None
@@ -378,9 +436,11 @@ def pipeline_health(state: StateReader, pipeline: str, *, links: Links,
         "branch_id": branch_id,
         "branch_name": branch_name,
         "dag_url": links.dag(pipeline),
+        "can_requeue": bool(can_requeue),
         "health": branch_status(shown, last, schedule=schedule, tz=zone, now=now,
                                 dead=len(dead)),
         "airflow_runs": shown[:runs] if shown is not None else None,
+        "chart": chart_of(daily_totals(totals, now=now, tz=zone)),
         "runs": [run_row(pipeline, r, links, tz=tz, region=region) for r in last],
         "rejections": {
             "total": len(rejections),
@@ -411,10 +471,13 @@ def health_report(cfg: _Config, state: StateReader, *, links: Links,
                   can_read: Callable[[str], bool] = lambda pipeline: True,
                   runs: int = 10, per_reason: int = 100,
                   dag_runs: Callable[[str, int], list[Mapping[str, Any]]] | None = None,
-                  now: datetime | None = None) -> dict[str, Any]:
+                  now: datetime | None = None,
+                  can_edit: Callable[[str], bool] = lambda pipeline: False
+                  ) -> dict[str, Any]:
     """The page for every configured branch whose pipeline ``can_read`` allows.
 
     ``dag_runs(pipeline, n)``: the newest ``n`` rows of Airflow's dag_run table for it.
+    ``can_edit(pipeline)``: may this user edit the pipeline's DAG (give dead records new tries).
     """
     from zoneinfo import ZoneInfo
 
@@ -431,5 +494,6 @@ def health_report(cfg: _Config, state: StateReader, *, links: Links,
         pipelines.append(pipeline_health(
             state, pipeline, links=links, branch_id=branch.id, branch_name=branch.name, tz=tz,
             region=cfg.default_region, runs=runs, per_reason=per_reason, schedule=schedule,
-            airflow_runs=dag_runs(pipeline, scan) if dag_runs is not None else None, now=now))
+            airflow_runs=dag_runs(pipeline, scan) if dag_runs is not None else None, now=now,
+            can_requeue=can_edit(pipeline)))
     return {"timezone": cfg.timezone, "generated_at": _ts(now, tz), "pipelines": pipelines}
