@@ -5,6 +5,11 @@ DAGs folder holding only the DAG file and the configuration.
 Offline after the first run: the dependencies come from a wheelhouse
 (``$IDENTSYNC_WHEELHOUSE``, default ``var/wheelhouse``) that the first run fills with
 ``pip download`` of exactly the pinned versions; later installs use ``--no-index``.
+
+Run at the lowest and the highest Airflow pyproject.toml allows (``$IDENTSYNC_INSTALL_AIRFLOW``,
+comma-separated, picks others). constraints.txt pins the highest; another version is installed
+with the same pins except Airflow's own packages (``apache-airflow`` pins its core and task SDK
+exactly) and those its core refuses (:data:`UNPINNED`), each in its own wheelhouse.
 """
 
 from __future__ import annotations
@@ -25,6 +30,21 @@ from tools import pgserver
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEELHOUSE = Path(os.environ.get("IDENTSYNC_WHEELHOUSE", ROOT / "var" / "wheelhouse"))
+AIRFLOW_PACKAGES = ("apache-airflow", "apache-airflow-core", "apache-airflow-task-sdk")
+#: Pins of constraints.txt an older Airflow refuses, left to its own range: apache-airflow-core
+#: 3.3.0 requires aiosqlite<0.22 (pip then takes 0.21.0).
+UNPINNED = {"3.3.0": ("aiosqlite",)}
+
+
+def pinned_airflow() -> str:
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.startswith("apache-airflow=="):
+            return line.split("==", 1)[1].strip()
+    raise AssertionError("constraints.txt pins no apache-airflow")
+
+
+AIRFLOW_VERSIONS = [v.strip() for v in os.environ.get(
+    "IDENTSYNC_INSTALL_AIRFLOW", f"3.3.0,{pinned_airflow()}").split(",") if v.strip()]
 
 pytestmark = pytest.mark.airflow
 
@@ -51,29 +71,51 @@ def build_wheel(out: Path) -> Path:
     return wheel
 
 
-def ensure_wheelhouse() -> None:
+def constraints_for(airflow_version: str, out: Path) -> Path:
+    """constraints.txt for ``airflow_version``: the file itself for the version it pins, else
+    its pins without Airflow's own packages and without :data:`UNPINNED`'s."""
+    if airflow_version == pinned_airflow():
+        return ROOT / "constraints.txt"
+    drop = {*AIRFLOW_PACKAGES, *UNPINNED.get(airflow_version, ())}
+    lines = [line for line in (ROOT / "constraints.txt").read_text().splitlines()
+             if line.split("==", 1)[0].strip().lower() not in drop]
+    out.write_text("\n".join([*lines, f"apache-airflow=={airflow_version}", ""]))
+    return out
+
+
+def wheelhouse_for(airflow_version: str) -> Path:
+    if airflow_version == pinned_airflow():
+        return WHEELHOUSE
+    return WHEELHOUSE / f"airflow-{airflow_version}"  # pip's --find-links reads no subfolder
+
+
+def ensure_wheelhouse(wheelhouse: Path, constraints: Path) -> None:
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    marker = WHEELHOUSE / ".complete"
-    if marker.exists() and marker.read_text() == json.dumps(deps):
+    marker = wheelhouse / ".complete"
+    key = json.dumps({"deps": deps, "constraints": constraints.read_text()})
+    if marker.exists() and marker.read_text() in (key, json.dumps(deps)):
         return
-    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
-    sh(sys.executable, "-m", "pip", "download", "--only-binary=:all:", "-d", WHEELHOUSE,
-       "-c", ROOT / "constraints.txt", *deps, timeout=1200)
-    marker.write_text(json.dumps(deps))
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    sh(sys.executable, "-m", "pip", "download", "--only-binary=:all:", "-d", wheelhouse,
+       "-c", constraints, *deps, timeout=1200)
+    marker.write_text(key)
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("install")
+@pytest.fixture(scope="module", params=AIRFLOW_VERSIONS)
+def installed(request, tmp_path_factory):
+    airflow_version = request.param
+    tmp = tmp_path_factory.mktemp(f"install-{airflow_version}")
     wheel = build_wheel(tmp)
-    ensure_wheelhouse()
+    constraints = constraints_for(airflow_version, tmp / "constraints.txt")
+    wheelhouse = wheelhouse_for(airflow_version)
+    ensure_wheelhouse(wheelhouse, constraints)
     venv = tmp / "venv"
     # No --system-site-packages, no pip inside: the shared venv's pip installs into it.
     sh(sys.executable, "-m", "venv", "--without-pip", venv)
     py = venv / "bin" / "python"
     sh(sys.executable, "-m", "pip", "--python", py, "install", "--no-index", "--find-links",
-       WHEELHOUSE, "-c", ROOT / "constraints.txt", wheel, timeout=900)
-    return {"tmp": tmp, "venv": venv, "py": py}
+       wheelhouse, "-c", constraints, wheel, timeout=900)
+    return {"tmp": tmp, "venv": venv, "py": py, "airflow_version": airflow_version}
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +148,14 @@ def deployment(installed, tmp_path_factory, emulator_session):
 
 def bin_(d, name: str) -> Path:
     return d["venv"] / "bin" / name
+
+
+def test_the_requested_airflow_is_what_runs(installed):
+    out = sh(installed["venv"] / "bin" / "airflow", "version",
+             env={"PATH": f"{installed['venv'] / 'bin'}:/usr/bin:/bin",
+                  "HOME": str(installed["tmp"]),
+                  "AIRFLOW_HOME": str(installed["tmp"] / "airflow-version")}).stdout
+    assert out.strip().splitlines()[-1] == installed["airflow_version"], out
 
 
 def test_nothing_of_the_repository_in_the_venv(installed):
