@@ -44,8 +44,11 @@ def _chunk(ref: dict[str, Any]):
     records = [SyncRecord.from_dict(d) for d in state.store.get_chunk(ref["run_key"],
                                                                        ref["chunk_no"])]
     ti = ctx.get("ti")
+    # The age of the chunk's data (see ``transform``); absent in refs staged before it was kept.
+    read_at = datetime.fromisoformat(ref["read_at"]) if ref.get("read_at") else None
     run = ChunkRun(rt.pipeline(ctx), ctx["run_id"], dry_run=rt.dry_run(ctx), label=ref["label"],
-                   task_id=getattr(ti, "task_id", None), map_index=getattr(ti, "map_index", None))
+                   task_id=getattr(ti, "task_id", None), map_index=getattr(ti, "map_index", None),
+                   read_at=read_at)
     return ctx, cfg, state, records, rt.portal(cfg), run
 
 
@@ -160,8 +163,12 @@ def transform(extracted: dict[str, Any]) -> list[dict[str, Any]]:
     key, pipeline = extracted["run_key"], rt.pipeline(ctx)
     rows = [SourceReception.from_dict(d) for page in range(extracted["raw_pages"])
             for d in state.store.get_chunk(key + "#raw", page)]
+    # The rows were read when the extract started (also after this task is cleared, days
+    # later): records a later run has written since are superseded, not written again.
+    read_at = extracted["started"]
     prepared = prepare_for_run(rows, cfg, state, pipeline, extracted["branch_id"],
-                               full_check=extracted["full_check"])
+                               full_check=extracted["full_check"],
+                               read_at=datetime.fromisoformat(read_at))
     note_rejections(state.store, pipeline, ctx["run_id"], prepared.rejections, rows,
                     dry_run=rt.dry_run(ctx))
     limit = rt.max_map_length()
@@ -174,12 +181,13 @@ def transform(extracted: dict[str, Any]) -> list[dict[str, Any]]:
     generation = uuid.uuid4().hex  # new on every try and every clear of this task
     state.store.put_chunks(key + "#prepared", [[{
         "rejections": [rj.to_dict() for rj in prepared.rejections],
-        "unchanged": prepared.unchanged, "generation": generation}]])
+        "unchanged": prepared.unchanged, "superseded": prepared.superseded,
+        "generation": generation}]])
     log.info("%d records in %d chunks (chunk size %d), %d rejected, %d unchanged (skipped)",
              sum(len(c) for c in prepared.chunks), len(prepared.chunks), cfg.chunk_size,
              len(prepared.rejections), prepared.unchanged)
     return [{"run_key": key, "chunk_no": i, "size": len(c), "generation": generation,
-             "label": chunk_label(i, len(prepared.chunks), c)}
+             "read_at": read_at, "label": chunk_label(i, len(prepared.chunks), c)}
             for i, c in enumerate(prepared.chunks)]
 
 
@@ -231,7 +239,7 @@ def run_summary(extracted: dict[str, Any], chunks: list[dict[str, Any]],
                          window=extracted["window"], dry_run=dry_run)
     summary.prepared(extracted["extracted"], (c["size"] for c in chunks),
                      prepared["rejections"], unchanged=prepared["unchanged"],
-                     retried=extracted["retried"])
+                     retried=extracted["retried"], superseded=prepared.get("superseded", 0))
 
     def current(steps: Any) -> list[dict[str, Any]]:
         """This transform's chunks only: a cleared run may hold XComs of removed ones."""

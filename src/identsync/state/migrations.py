@@ -244,6 +244,16 @@ def _v5_rejection_digest_keys(cur: Cursor) -> None:
                 f"WHERE {old_form} AND o.record_key <> {new_key}")
 
 
+def _v6_fingerprint_read_at(cur: Cursor) -> None:
+    """Fingerprint rows keep the IDENT read time of the data last written for the record
+    (``read_at``), so a cleared task of an older run cannot write its older data over it. A
+    write claims the row before it starts, with no fingerprint until it went through in full:
+    the fingerprint may be NULL. Existing rows get no read time (any run may write them, as
+    before); the next write sets one."""
+    cur.execute("ALTER TABLE identsync_fingerprints ALTER COLUMN fingerprint DROP NOT NULL")
+    cur.execute("ALTER TABLE identsync_fingerprints ADD COLUMN IF NOT EXISTS read_at timestamptz")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "identsync 0.3.0 schema", _v1_030),
     Step(2, "identsync_secret: the key of keyed hashes", _v2_secret),
@@ -251,6 +261,7 @@ STEPS: tuple[Step, ...] = (
     Step(4, "identsync_retry_queue: status 'rejected'", _v4_queue_rejected),
     Step(5, "identsync_rejections: digest keys for records without ids",
          _v5_rejection_digest_keys),
+    Step(6, "identsync_fingerprints: read time of the data last written", _v6_fingerprint_read_at),
 )
 LATEST = STEPS[-1].version
 

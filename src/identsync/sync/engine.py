@@ -57,14 +57,20 @@ def sync_rows(portal: Portal, state: Any, cfg: SyncConfig, rows: Sequence[Source
         full_check = full_check_due(state, cfg, pipeline, started)
     summary = RunSummary(pipeline=pipeline, run_id=run_id, dry_run=dry_run,
                          window=window.to_dict() if window else None)
-    prepared = prepare_for_run(rows, cfg, state, pipeline, branch_id, full_check=full_check)
+    # The rows' age: what a chunk claims before writing, so a newer run's data is never
+    # written over (see protocol). Rows handed in without one were read before this call.
+    read_at = read_at or started
+    prepared = prepare_for_run(rows, cfg, state, pipeline, branch_id, full_check=full_check,
+                               read_at=read_at)
     note_rejections(state.store, pipeline, run_id, prepared.rejections, rows, dry_run=dry_run)
     summary.prepared(len(rows), (len(c) for c in prepared.chunks), prepared.rejections,
-                     unchanged=prepared.unchanged, retried=retried)
+                     unchanged=prepared.unchanged, retried=retried,
+                     superseded=prepared.superseded)
     upserts = []
     for i, records in enumerate(prepared.chunks):
         run = protocol.ChunkRun(pipeline, run_id, dry_run=dry_run,
-                                label=chunk_label(i, len(prepared.chunks), records))
+                                label=chunk_label(i, len(prepared.chunks), records),
+                                read_at=read_at)
         looked = _as_xcom(protocol.look_up(portal, state, cfg, records))
         upserted = _as_xcom(protocol.upsert(portal, state, cfg, records, looked, run,
                                             sleep=sleep))

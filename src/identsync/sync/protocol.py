@@ -21,6 +21,13 @@ The rules kept here:
 * ``comment`` posts to the deals this chunk created or found, through the exactly-once
   ledger; every record that got through in full leaves the queue and has its fingerprint
   kept (an unchanged record is then skipped before the lookup next time);
+* a record that a run which read IDENT later already wrote is *superseded*: a cleared task of
+  an older run (its rows are staged for ``retention_days``) must not put its older data over
+  the newer one. ``upsert`` claims each record with the chunk's read time under the phone
+  locks (``Fingerprints.claim``: compare and mark in one statement) and drops the superseded
+  ones; ``comment`` checks again under the same locks, since a newer run may have written
+  after this run's upsert. Superseded records are counted and logged, nothing is written,
+  no comment posted;
 * a dry run plans and counts everything and writes nothing anywhere: no portal write, no
   write mark, no ledger, queue or fingerprint entry. Every new deal counts as one comment
   that would be posted.
@@ -33,6 +40,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from identsync.config import SyncConfig
@@ -60,6 +68,25 @@ class ChunkRun:
     label: str = ""
     task_id: str | None = None
     map_index: int | None = None
+    # When the run began reading IDENT: the age of the chunk's data. None for a chunk staged
+    # before read times were kept (it is written as before).
+    read_at: datetime | None = None
+
+
+def _superseded(state: ChunkState, run: ChunkRun, records: Sequence[SyncRecord], *,
+                claim: bool) -> set[str]:
+    """The chunk's records a newer run already wrote; with ``claim`` (a real upsert) the
+    others are marked as written by this run's read time in the same statement."""
+    ids = [r.ident_id for r in records]
+    if claim and not run.dry_run:
+        out = state.fingerprints.claim(run.pipeline, run.read_at, ids)
+    else:
+        out = state.fingerprints.superseded(run.pipeline, run.read_at, ids)
+    if out:
+        log.warning("%s: %d records superseded by a newer run (it read IDENT after this run's "
+                    "%s): left as they are, nothing written: %s", run.label or "chunk",
+                    len(out), run.read_at.isoformat() if run.read_at else "-", sorted(out)[:20])
+    return out
 
 
 def look_up(portal: Portal, state: ChunkState, cfg: SyncConfig,
@@ -137,12 +164,16 @@ def upsert(portal: Portal, state: ChunkState, cfg: SyncConfig, records: list[Syn
     with state.guard.hold(r.phone for r in records) as held:
         lookup = _lookup_to_use(held, looked, cfg, key=state.hash_key, attempt=attempt,
                                 sleep=sleep)
-        result = upsert_chunk(portal, records, cfg, lookup, key=state.hash_key,
-                              dry_run=run.dry_run,
+        # Under the phone locks, right before writing: a newer run holding these phones
+        # has finished its claim and write, one after us waits for ours.
+        superseded = _superseded(state, run, records, claim=True)
+        result = upsert_chunk(portal, [r for r in records if r.ident_id not in superseded],
+                              cfg, lookup, key=state.hash_key, dry_run=run.dry_run,
                               around_write=held.writing, sleep=sleep)
     for note in result.notes:
         log.warning(note)
     counts = Counter({k: v for k, v in result.counts.items() if v})
+    counts["superseded"] += len(superseded)
     _refusals(state, cfg, run, result.failures, len(records), counts)
     log.info("%s upsert: %s", run.label or f"{len(records)} records", dict(counts))
     return {"deal_ids": result.deal_ids, "unchanged": sorted(result.unchanged),
@@ -166,16 +197,23 @@ def comment(portal: Portal, state: ChunkState, cfg: SyncConfig, records: list[Sy
             sleep: Callable[[float], None] = time.sleep) -> Step:
     """Post each deal's comment unless the ledger shows the same text is already there."""
     before = portal.stats.as_dict()
-    deal_ids = upserted["deal_ids"]
     refused: dict[int, tuple[str, str]] = {}
-    items = comment_items(records, deal_ids, set(upserted.get("unchanged") or ()))
-    counts: Counter = post_comments(portal, state.ledger, items,
-                                    dry_run=run.dry_run, settle_s=cfg.write_settle_seconds,
-                                    sleep=sleep, refused=refused)
+    with_deal = [r for r in records if r.ident_id in upserted["deal_ids"]]
+    # The phone locks again: a newer run's upsert of these records waits until our comments
+    # are in, and one that wrote since our upsert (this task cleared alone, days later) is
+    # seen here: its record's text is the one the deal shows, ours is never posted.
+    with state.guard.hold(r.phone for r in with_deal):
+        superseded = _superseded(state, run, with_deal, claim=False)
+        deal_ids = {i: d for i, d in upserted["deal_ids"].items() if i not in superseded}
+        items = comment_items(records, deal_ids, set(upserted.get("unchanged") or ()))
+        counts: Counter = post_comments(portal, state.ledger, items,
+                                        dry_run=run.dry_run, settle_s=cfg.write_settle_seconds,
+                                        sleep=sleep, refused=refused)
+    counts["superseded"] += len(superseded)
     if run.dry_run:
         # New deals have no id yet: each of them would get its first comment.
         counts["comments_would_post"] += sum(
-            1 for r in records if r.ident_id not in deal_ids and r.comment)
+            1 for r in records if r.ident_id not in upserted["deal_ids"] and r.comment)
     by_deal = {int(deal_ids[r.ident_id]): r for r in records if r.ident_id in deal_ids}
     failures = [Failure(by_deal[d].ident_id, by_deal[d].reception_id, "comment", code, text)
                 for d, (code, text) in sorted(refused.items())]
@@ -188,7 +226,8 @@ def comment(portal: Portal, state: ChunkState, cfg: SyncConfig, records: list[Sy
         done = [r for r in records if r.ident_id in deal_ids and r.ident_id not in not_done]
         counts["queue_recovered"] += state.queue.recovered(run.pipeline,
                                                            [r.ident_id for r in done])
-        state.fingerprints.record(run.pipeline, {r.ident_id: fingerprint(r) for r in done})
+        state.fingerprints.record(run.pipeline, {r.ident_id: fingerprint(r) for r in done},
+                                  read_at=run.read_at)
     counts = Counter({k: v for k, v in counts.items() if v})
     log.info("%s comments: %s", run.label or f"{len(records)} records", dict(counts))
     return {"counts": dict(counts), "errors": [f.to_dict() for f in failures],

@@ -23,13 +23,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from identsync.config import SyncConfig
 from identsync.mask import mask_row
 from identsync.records import Rejection, SourceReception, SyncRecord
 from identsync.state.fingerprints import fingerprint
-from identsync.sync.prepare import Prepared, orphan_scope, prepare
+from identsync.sync.prepare import orphan_scope, prepare
 from identsync.sync.summary import RunSummary
 from identsync.sync.window import Window
 
@@ -98,22 +98,49 @@ def full_check_due(state: Any, cfg: SyncConfig, pipeline: str, now: datetime,
     return last is None or now - last >= timedelta(days=cfg.full_check_days)
 
 
+class RunPrepared(NamedTuple):
+    """``prepare``'s result for a run, with the records left out as superseded counted."""
+
+    chunks: list[list[SyncRecord]]
+    rejections: list[Rejection]
+    unchanged: int = 0  # nothing changed since they were written: skipped
+    superseded: int = 0  # a run that read IDENT later wrote them: not written again
+
+
 def prepare_for_run(rows: Sequence[SourceReception], cfg: SyncConfig, state: Any,
-                    pipeline: str, branch_id: int | None, *, full_check: bool) -> Prepared:
-    """``prepare`` with unchanged records left out (not on a full check).
+                    pipeline: str, branch_id: int | None, *, full_check: bool,
+                    read_at: datetime | None = None) -> RunPrepared:
+    """``prepare`` with unchanged records left out (not on a full check), and records a run
+    that read IDENT after ``read_at`` already wrote (always: this run's task was cleared
+    after a newer run, its rows are older than what the portal shows; a full check must not
+    write them either). The upsert checks again under the phone locks; leaving them out
+    here only spares their lookup.
 
     A record refused by the portal never matches: its fingerprint is kept only after it got
     through in full, and it changed since the last time it did (or it would not have been
     written again).
     """
-    def unchanged(records: Sequence[SyncRecord]) -> set[str]:
-        known = state.fingerprints.known(pipeline, [r.ident_id for r in records])
-        same = {r.ident_id for r in records if known.get(r.ident_id) == fingerprint(r)}
+    newer: set[str] = set()
+
+    def skipped(records: Sequence[SyncRecord]) -> set[str]:
+        ids = [r.ident_id for r in records]
+        newer.update(state.fingerprints.superseded(pipeline, read_at, ids))
+        if newer:
+            log.warning("%d records superseded by a newer run (it read IDENT after this "
+                        "run's %s): not synced again: %s", len(newer), read_at,
+                        sorted(newer)[:20])
+        if full_check:
+            return set(newer)
+        rest = [r for r in records if r.ident_id not in newer]
+        known = state.fingerprints.known(pipeline, [r.ident_id for r in rest])
+        same = {r.ident_id for r in rest if known.get(r.ident_id) == fingerprint(r)}
         # A record waiting in the retry queue is written whatever its fingerprint says:
         # skipping it would count no try and leave it queued until the next full check.
-        return same - state.queue.pending(pipeline, same) if same else same
+        same = same - state.queue.pending(pipeline, same) if same else same
+        return same | newer
 
-    return prepare(rows, cfg, branch_id=branch_id, unchanged=None if full_check else unchanged)
+    p = prepare(rows, cfg, branch_id=branch_id, unchanged=skipped)
+    return RunPrepared(p.chunks, p.rejections, p.unchanged - len(newer), len(newer))
 
 
 def note_rejections(store: Any, pipeline: str, run_id: str,

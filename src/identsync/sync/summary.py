@@ -14,7 +14,7 @@ from typing import Any
 from identsync.records import Rejection
 
 SUMMARY_KEYS = (
-    "extracted", "rejected", "records", "chunks", "unchanged_skipped",
+    "extracted", "rejected", "records", "chunks", "unchanged_skipped", "superseded",
     "queue_retried", "queue_queued", "queue_recovered", "queue_dead", "queue_rejected",
     "contacts_created", "contacts_updated", "contacts_unchanged", "contacts_failed",
     "deals_created", "deals_updated", "deals_unchanged", "deals_kept_closed",
@@ -52,9 +52,10 @@ class RunSummary:
 
     def prepared(self, extracted: int, chunks: Iterable[int],
                  rejections: Iterable[Rejection | Mapping[str, Any]], *, unchanged: int = 0,
-                 retried: int = 0) -> None:
+                 retried: int = 0, superseded: int = 0) -> None:
         """What extract and transform produced: rows, records, chunks, rejections, records
-        skipped as unchanged, and records the retry queue brought back."""
+        skipped as unchanged or as superseded (a newer run wrote them: this is a cleared
+        older run), and records the retry queue brought back."""
         sizes = list(chunks)
         rej = [r.to_dict() if isinstance(r, Rejection) else dict(r) for r in rejections]
         self.counts["extracted"] += extracted
@@ -62,6 +63,7 @@ class RunSummary:
         self.counts["records"] += sum(sizes)
         self.counts["rejected"] += len(rej)
         self.counts["unchanged_skipped"] += unchanged
+        self.counts["superseded"] += superseded
         self.counts["queue_retried"] += retried
         self.rejections.extend(rej)
 
@@ -138,6 +140,9 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     if c.get("comments_adopted_from_old_script"):
         lines.append(f"OLD SCRIPT  {c['comments_adopted_from_old_script']} adopted deals already "
                      "showed their reception: no new comment (the old script's last one stands)")
+    if c.get("superseded"):
+        lines.append(f"SUPERSEDED  {c['superseded']} records were written by a run that read IDENT "
+                     "later: left as they are (an older run's task was cleared)")
     if summary.get("rejected_by_reason"):
         lines.append(f"rejected    {summary['rejected_by_reason']}")
     if summary.get("elapsed_s") is not None:
