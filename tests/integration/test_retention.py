@@ -134,11 +134,13 @@ def test_nothing_personal_outlives_the_retention_period(state, pg_dsn):
         ("", "no_branch"), ("F1_501", "invalid_phone")]
     assert all(r["source"] is None and r["detail"] == SCRUBBED_DETAIL and r["first_seen"]
                and r["last_seen"] for r in rej)
-    assert state.queue.counts(PIPE) == {"dead": 1, "rejected": 1}
+    # A rejected queue row is resolved (the open rejection above counts it): it goes.
+    assert state.queue.counts(PIPE) == {"dead": 1}
     dead = state.queue.entries(PIPE, ("dead",))[0]
     assert (dead["ident_id"], dead["step"], dead["code"]) == ("F1_503", "contact", "ERROR_PHONE")
     assert purged["identsync_rejections:scrubbed"] == 2
-    assert purged["identsync_retry_queue:scrubbed"] == 2  # dead and rejected
+    assert purged["identsync_retry_queue"] == 2  # the recovered and the rejected one
+    assert purged["identsync_retry_queue:scrubbed"] == 1  # the dead one
     assert purged["identsync_phone_writes"] == 2
     assert purged["identsync_fingerprints"] == 1
     # A second purge has nothing left to do.
