@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -91,12 +92,20 @@ def test_ensure_redis_names_an_unreachable_remote_server() -> None:
 
 def test_ensure_apt_says_what_is_missing_and_how_to_get_it_when_not_root() -> None:
     """Not root: nothing can be installed, so the message names the program and the command."""
-    cmd = [str(TOOLS / "ensure_apt.sh"), "chromium", "/nonexistent/chromium", "the UI tests"]
-    if os.geteuid() == 0:
-        if shutil.which("setpriv") is None:
-            pytest.skip("root without setpriv: cannot drop to a plain user")
-        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    script = TOOLS / "ensure_apt.sh"
+    with tempfile.TemporaryDirectory() as tmp:
+        if os.geteuid() == 0:
+            if shutil.which("setpriv") is None:
+                pytest.skip("root without setpriv: cannot drop to a plain user")
+            # The clone may sit in a folder only root can enter (CI's mktemp -d is 0700):
+            # the plain user runs a copy from a folder it can read.
+            os.chmod(tmp, 0o755)
+            script = Path(shutil.copy(script, Path(tmp) / "ensure_apt.sh"))
+            os.chmod(script, 0o755)
+        cmd = [str(script), "chromium", "/nonexistent/chromium", "the UI tests"]
+        if os.geteuid() == 0:
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "MISSING: /nonexistent/chromium (the UI tests)" in proc.stderr
     assert "apt-get install -y chromium" in proc.stderr
