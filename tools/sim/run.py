@@ -303,26 +303,37 @@ def _identity_fields(cfg: Any) -> dict[str, str]:
     return {"patient_id": code} if code else {}
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="clinic-life simulation through the DAG")
-    ap.add_argument("--days", type=int, default=90)
+def arguments(argv: list[str] | None, description: str, *, days: int, history_days: int,
+              big_visits: int) -> argparse.Namespace:
+    """The options every simulation driver takes (the defaults are each driver's own)."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--days", type=int, default=days)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--start", default="2026-09-01", help="first simulated day (clinic date)")
     ap.add_argument("--timezone", default="Europe/Berlin",
                     help="clinic zone (Berlin: the 90 days from 09-01 cross a DST change)")
-    ap.add_argument("--history-days", type=int, default=14)
-    ap.add_argument("--big-visits", type=int, default=60,
+    ap.add_argument("--history-days", type=int, default=history_days)
+    ap.add_argument("--big-visits", type=int, default=big_visits,
                     help="receptions of the frequent patient before going live")
     ap.add_argument("--keep", action="store_true", help="keep the state schema")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    work = ROOT / "var" / "sim" / f"seed{args.seed}"
+
+def workspace(name: str, schema_prefix: str, seed: int) -> tuple[Path, str, str]:
+    """A fresh var/sim/<name>/ folder and a fresh state schema: (folder, schema, DSN)."""
+    work = ROOT / "var" / "sim" / name
     if work.exists():
         shutil.rmtree(work)
     (work / "logs").mkdir(parents=True)
     pgserver.ensure_database(STATE_DB)
-    schema = f"sim_seed{args.seed}_{int(time.time())}"
-    dsn = pgserver.create_schema(STATE_DB, schema)
+    schema = f"{schema_prefix}_seed{seed}_{int(time.time())}"
+    return work, schema, pgserver.create_schema(STATE_DB, schema)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv, "clinic-life simulation through the DAG", days=90, history_days=14,
+                     big_visits=60)
+    work, schema, dsn = workspace(f"seed{args.seed}", "sim", args.seed)
     t0 = time.monotonic()
     sim = Sim(args, work, dsn)
     try:

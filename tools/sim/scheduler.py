@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ import requests
 from tests.chaos import harness as h
 from tools import pgserver
 from tools.airflow_stack import AirflowStack, StackError, clean_env, utcnow
-from tools.sim.run import ROOT, STATE_DB, Sim, say, summary_line
+from tools.sim.run import STATE_DB, Sim, arguments, say, summary_line, workspace
 
 #: The scheduler makes no run of its own: every run is the operator's (REST API), so a seed
 #: replays the same runs. A start date a year ahead keeps the timetables quiet on unpause.
@@ -309,24 +308,9 @@ class SchedulerSim(Sim):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="clinic-life simulation under the real scheduler")
-    ap.add_argument("--days", type=int, default=4)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--start", default="2026-09-01", help="first simulated day (clinic date)")
-    ap.add_argument("--timezone", default="Europe/Berlin")
-    ap.add_argument("--history-days", type=int, default=2)
-    ap.add_argument("--big-visits", type=int, default=55,
-                    help="receptions of the frequent patient before going live")
-    ap.add_argument("--keep", action="store_true", help="keep the state schema")
-    args = ap.parse_args(argv)
-
-    work = ROOT / "var" / "sim" / f"scheduler-seed{args.seed}"
-    if work.exists():
-        shutil.rmtree(work)
-    (work / "logs").mkdir(parents=True)
-    pgserver.ensure_database(STATE_DB)
-    schema = f"simsched_seed{args.seed}_{int(time.time())}"
-    dsn = pgserver.create_schema(STATE_DB, schema)
+    args = arguments(argv, "clinic-life simulation under the real scheduler", days=4,
+                     history_days=2, big_visits=55)
+    work, schema, dsn = workspace(f"scheduler-seed{args.seed}", "simsched", args.seed)
     t0 = time.monotonic()
     sim = SchedulerSim(args, work, dsn)
     try:
