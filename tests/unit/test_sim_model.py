@@ -178,3 +178,28 @@ def test_the_world_writes_what_ident_holds(lived):
     alive = {r for r, v in world.visits.items() if not v.deleted}
     assert set(rows) == alive
     assert sum(v.pid == world.big_patient for v in world.visits.values()) >= 55
+
+
+def test_a_managers_contact_name_is_right_until_the_patient_syncs_again(lived):
+    world, model, _ = lived
+    rid = min(model.must_exist)
+    p = world.patients[world.visits[rid].pid]
+    model.manager_renamed(p.pid, "Правка " + p.name)
+
+    def edited(world, model, dump):
+        c = next(c for c in dump["contact"] if c["LAST_NAME"] == p.surname and c["NAME"] == p.name)
+        c["LAST_NAME"] = "Правка"
+        c["SECOND_NAME"] = ""
+    assert "contact_name" not in _violations(lived, edited)
+    # The patient's receptions sync again: IDENT's name is the only right one.
+    model.synced(world, datetime(2026, 1, 1), datetime(2027, 1, 1))
+    assert "contact_name" in _violations(lived, edited)
+
+
+def test_a_stage_made_protected_keeps_every_deal_in_it(lived):
+    world, model, _ = lived
+    rid = next(r for r in sorted(model.must_exist) if status(world.visits[r]) == "planned")
+    model.rules_changed(Rules(**{**RULES.__dict__, "protected_stages": ("FINAL_INVOICE", "NEW")}))
+    world.walk(world.visits[rid], "PatientAppeared", datetime(2026, 9, 1, 23))
+    model.synced(world, datetime(2026, 9, 1, 22, 30), datetime(2026, 9, 2))
+    assert model.stage[rid] == {"NEW"}

@@ -145,6 +145,18 @@ class Sim:
     def managers(self, log: list[str]) -> None:
         deals = self.emu.control.dump("deal")
         field_ = self.raw["deal_fields"]["ident_id"]
+        if deals and self.rng.random() < 0.15:  # a contact's name edited on the portal
+            d = self.rng.choice(deals)
+            rid = int(str(d[field_]).rsplit("_", 1)[-1])
+            pid = self.world.visits[rid].pid
+            self.portal.call("crm.contact.update", {"id": int(d["CONTACT_ID"]),
+                                                    "fields": {"LAST_NAME": "Правка"}})
+            c = self.portal.call("crm.contact.get", {"id": int(d["CONTACT_ID"])})
+            self.model.manager_renamed(pid, " ".join(
+                x for x in (c.get("LAST_NAME"), c.get("NAME"), c.get("SECOND_NAME")) if x))
+            self.tally.count(self.tally.manager, "contact renamed")
+            log.append(f"manager: contact of patient {pid} renamed")
+
         open_ = [d for d in deals if d.get("STAGE_ID") not in ("WON", "LOSE", "APOLOGY",
                                                                PROTECTED)]
         for stage, p in ((PROTECTED, 0.5), ("WON", 0.25)):
@@ -225,6 +237,12 @@ class Sim:
             log.append("operator: deleted-reception check")
 
     def change_rules_if_due(self, k: int, log: list[str]) -> None:
+        if k == self.args.days // 3:
+            self.raw["protected_stages"] = [*self.raw["protected_stages"], "PREPARATION"]
+            self._write_config()
+            self.model.rules_changed(self._rules())
+            self.tally.count(self.tally.operator, "protected_stages changed")
+            log.append("operator: protected_stages += PREPARATION")
         if k == self.args.days // 2:
             self.raw["stage_map"] = dict(self.raw["stage_map"], finished="PREPAYMENT_INVOICE")
             self._write_config()
