@@ -21,7 +21,8 @@ _NUMBER = re.compile(r"\s*-?\d+(\.\d+)?\s*")
 _SPACES = re.compile(r"\s+")
 
 
-def _number(v: Any) -> Decimal | None:
+def as_number(v: Any) -> Decimal | None:
+    """A number however the portal spells it (int, float, "12.50"), else None."""
     if isinstance(v, bool):
         return None
     if isinstance(v, (int, float, Decimal)):
@@ -34,7 +35,8 @@ def _number(v: Any) -> Decimal | None:
     return None
 
 
-def _instant(v: Any) -> datetime | None:
+def as_instant(v: Any) -> datetime | None:
+    """An ISO datetime with a zone, as UTC, else None (a naive one is no instant)."""
     if isinstance(v, str) and len(v) >= 19 and v[4] == "-" and "T" in v:
         try:
             dt = datetime.fromisoformat(v)
@@ -54,10 +56,10 @@ def canon(value: Any) -> str:
         if len(value) == 1:
             return canon(value[0])
         return json.dumps([canon(v) for v in value], ensure_ascii=False)
-    num = _number(value)
+    num = as_number(value)
     if num is not None:
         return format(num.normalize(), "f")
-    dt = _instant(value)
+    dt = as_instant(value)
     if dt is not None:
         return dt.isoformat()
     return str(value).strip()

@@ -30,13 +30,19 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from identsync.config import SyncConfig
 from identsync.records import FoundContact, FoundDeal, LookupMap, SyncRecord
-from identsync.sync.canon import canon, name_hash, name_key, phone_hash, value_hash
+from identsync.sync.canon import (
+    as_instant,
+    as_number,
+    canon,
+    name_hash,
+    name_key,
+    phone_hash,
+    value_hash,
+)
 
 NAME_FIELDS = ("NAME", "LAST_NAME", "SECOND_NAME")
 _CATEGORY_PREFIX = re.compile(r"^C\d+:")
@@ -104,39 +110,16 @@ class ChunkPlan:
 
 # -- value comparison ------------------------------------------------------------------------
 
-def _as_decimal(v: Any) -> Decimal | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float, Decimal)):
-        return Decimal(str(v))
-    if isinstance(v, str) and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", v):
-        try:
-            return Decimal(v.strip())
-        except InvalidOperation:
-            return None
-    return None
-
-
-def _as_datetime(v: Any) -> datetime | None:
-    if isinstance(v, str) and len(v) >= 19 and v[4] == "-" and "T" in v:
-        try:
-            dt = datetime.fromisoformat(v)
-        except ValueError:
-            return None
-        return dt if dt.tzinfo else None
-    return None
-
-
 def same_value(desired: Any, actual: Any) -> bool:
     """True when the portal's value already equals what we would write."""
     if desired in (None, "") and actual in (None, "", [], False):
         return True
     if actual is None:
         return False
-    d_num, a_num = _as_decimal(desired), _as_decimal(actual)
+    d_num, a_num = as_number(desired), as_number(actual)
     if d_num is not None and a_num is not None:
         return d_num == a_num
-    d_dt, a_dt = _as_datetime(desired), _as_datetime(actual)
+    d_dt, a_dt = as_instant(desired), as_instant(actual)
     if d_dt is not None and a_dt is not None:
         return d_dt == a_dt
     if isinstance(actual, list) and not isinstance(desired, list):
