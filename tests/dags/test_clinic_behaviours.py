@@ -26,10 +26,10 @@ from identsync.bitrix24.client import Bitrix24Client
 from identsync.config import SyncConfig
 from identsync.ident import schema as s
 from identsync.ident.extract import extract_receptions
-from identsync.state.ledger_claim import comment_hash
 from identsync.sync.prepare import prepare
 from tests.fixtures.airflow import airflow, airflow_env, last_xcom, migrate, write_config
 from tests.fixtures.emulator import TEST_TOKEN
+from tests.fixtures.old_script import leave_old_script_deals
 from tools import pgserver
 from tools.ident_demo.clinic import create_schema, generate_clinic
 from tools.localairflow import BIN
@@ -93,19 +93,7 @@ def stamp(world, reception_id: int, at: datetime, **values) -> None:
 def test_deals_of_the_old_script_get_no_comment_on_the_first_sync_unless_changed(world):
     client, emu = world["client"], world["emu"]
     same, stale = world["planned"][0], world["planned"][1]
-    hashes = {}
-    for r in (same, stale):  # what the old script left: a contact, a deal, its own comment
-        cid = client.call("crm.contact.add", {"fields": {
-            "LAST_NAME": r.last_name, "NAME": r.name, "SECOND_NAME": r.second_name,
-            "PHONE": [{"VALUE": r.phone, "VALUE_TYPE": "MOBILE"}]}})
-        fields = {**r.deal_fields, "STAGE_ID": r.stage_id, "CONTACT_ID": cid}
-        if r is stale:  # changed in IDENT after the old script's last run
-            fields["OPPORTUNITY"] = 12345
-        did = client.call("crm.deal.add", {"fields": fields})
-        old_text = f"Приём {r.reception_id}: {r.status} (старый скрипт)"
-        client.call("crm.timeline.comment.add", {"fields": {
-            "ENTITY_ID": did, "ENTITY_TYPE": "deal", "COMMENT": old_text}})
-        hashes[str(did)] = comment_hash(old_text)
+    hashes = leave_old_script_deals(client, same, stale)
     file = world["config"].parent / "comment_hashes.json"
     file.write_text(json.dumps(hashes), encoding="utf-8")
     # The operator's command, as README tells it, into the DAG's state database.

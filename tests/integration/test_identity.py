@@ -14,12 +14,12 @@ from identsync.bitrix24.client import Bitrix24Client
 from identsync.config import SyncConfig
 from identsync.ident import schema as s
 from identsync.ident.extract import existing_reception_ids, extract_receptions
-from identsync.state.ledger_claim import comment_hash
 from identsync.sync.deleted import reconcile_deleted
 from identsync.sync.engine import sync_window
 from identsync.sync.phones import normalize_phone
 from identsync.sync.prepare import prepare
 from identsync.sync.summary import format_summary
+from tests.fixtures.old_script import leave_old_script_deals
 from tools.ident_demo.clinic import create_schema, generate_clinic
 
 START = date(2026, 11, 20)
@@ -239,19 +239,7 @@ def test_deals_of_the_old_script_get_no_comment_unless_changed(clinic, client, s
     cfg = config()
     records = records_of(clinic, cfg, 1)
     same, stale = records[0], records[1]
-    hashes = {}
-    for r in (same, stale):  # what the old script left: a contact, a deal, its own comment
-        cid = client.call("crm.contact.add", {"fields": {
-            "LAST_NAME": r.last_name, "NAME": r.name, "SECOND_NAME": r.second_name,
-            "PHONE": [{"VALUE": r.phone, "VALUE_TYPE": "MOBILE"}]}})
-        fields = {**r.deal_fields, "STAGE_ID": r.stage_id, "CONTACT_ID": cid}
-        if r is stale:  # changed in IDENT after the old script's last run
-            fields["OPPORTUNITY"] = 12345
-        did = client.call("crm.deal.add", {"fields": fields})
-        old_text = f"Приём {r.reception_id}: {r.status} (старый скрипт)"
-        client.call("crm.timeline.comment.add", {"fields": {
-            "ENTITY_ID": did, "ENTITY_TYPE": "deal", "COMMENT": old_text}})
-        hashes[str(did)] = comment_hash(old_text)
+    hashes = leave_old_script_deals(client, same, stale)
     report = state.ledger.import_hashes(hashes)
     assert report.inserted == 2
     ids = {r.ident_id: int(d) for r, d in zip((same, stale), hashes)}
