@@ -75,6 +75,16 @@ class EntityTable:
         self.rows[entity_id] = row
         self._index(entity_id, row)
 
+    def remove(self, entity_id: int) -> dict[str, Any] | None:
+        """Forget a row (a manager deleted it); its id is never given out again."""
+        row = self.rows.pop(entity_id, None)
+        if row is not None:
+            self._unindex(entity_id, row)
+            pos = bisect.bisect_left(self.ids, entity_id)
+            if pos < len(self.ids) and self.ids[pos] == entity_id:
+                del self.ids[pos]
+        return row
+
     def _index(self, entity_id: int, row: dict[str, Any]) -> None:
         for field, idx in self._eq.items():
             for key in index_keys(row, field):
@@ -165,6 +175,9 @@ class SqliteStore:
             (kind, entity_id, json.dumps(row, ensure_ascii=False)),
         )
 
+    def delete_entity(self, kind: str, entity_id: int) -> None:
+        self.conn.execute("DELETE FROM entity WHERE kind = ? AND id = ?", (kind, entity_id))
+
     def save_meta(self, key: str, value: Any) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value))
@@ -249,6 +262,13 @@ class Portal:
         self.sqlite.save_meta("counters", self.counters())
         if kind is None:
             self.sqlite.save_meta("userfields", self.userfields)
+
+    def delete(self, kind: str, entity_id: int) -> dict[str, Any] | None:
+        """Remove one entity (and its persisted copy); returns the row it was."""
+        row = self.tables[kind].remove(entity_id)
+        if row is not None and self.sqlite is not None:
+            self.sqlite.delete_entity(kind, entity_id)
+        return row
 
     def counters(self) -> dict[str, int]:
         out = {k: t.next_id for k, t in self.tables.items()}

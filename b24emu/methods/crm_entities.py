@@ -192,6 +192,28 @@ def _update(kind: str, params: dict[str, Any], ctx: Ctx) -> Result:
     return Result(True)
 
 
+def _delete(kind: str, params: dict[str, Any], ctx: Ctx) -> Result:
+    """What a manager's delete does on a portal: the entity and its timeline comments go; a
+    deleted contact's deals lose their link to it (CONTACT_ID empty), the deals stay."""
+    entity_id = _id_param(params)
+    portal = ctx.portal
+    if portal.delete(kind, entity_id) is None:
+        raise legacy("Not found")
+    owner_type = "deal" if kind == "deal" else "contact"
+    for cid in [i for i, c in portal.comments.rows.items()
+                if str(c.get("ENTITY_TYPE", "")).lower() == owner_type
+                and str(c.get("ENTITY_ID")) == str(entity_id)]:
+        portal.delete("comment", cid)
+    if kind == "contact":
+        for did, deal in list(portal.deals.rows.items()):
+            if str(deal.get("CONTACT_ID") or "") == str(entity_id):
+                row = dict(deal, CONTACT_ID=None)
+                portal.deals.put(did, row)
+                portal.commit("deal", did)
+    portal.commit()
+    return Result(True)
+
+
 def _get(kind: str, params: dict[str, Any], ctx: Ctx) -> Result:
     entity_id = _id_param(params)
     row = ctx.portal.tables[kind].get(entity_id)
@@ -243,6 +265,7 @@ def _register(kind: str) -> None:
     method(f"crm.{kind}.add")(bind(_add))
     method(f"crm.{kind}.update")(bind(_update))
     method(f"crm.{kind}.get")(bind(_get))
+    method(f"crm.{kind}.delete")(bind(_delete))
     method(f"crm.{kind}.list")(bind(_list))
     method(f"crm.{kind}.fields")(bind(_fields))
 

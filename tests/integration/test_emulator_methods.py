@@ -263,3 +263,27 @@ def test_parallel_writes_get_unique_ids(emulator: EmulatorServer) -> None:
         ids = [i for chunk in pool.map(worker, range(8)) for i in chunk]
     assert sorted(ids) == list(range(1, 201))
     assert len(emulator.control.dump("deal")) == 200
+
+
+def test_delete_as_a_manager_does_it(emulator: EmulatorServer) -> None:
+    """crm.deal.delete / crm.contact.delete: gone from get and list (and from the phone
+    search), the deal's comments with it; a deleted contact's deals stay, unlinked."""
+    cid = add_contact(emulator, "Анна", "+7 (999) 555-00-11")
+    keep = ok(rest(emulator, "crm.deal.add", json={"fields": {"TITLE": "a", "CONTACT_ID": cid}}))
+    gone = ok(rest(emulator, "crm.deal.add", json={"fields": {"TITLE": "b", "CONTACT_ID": cid}}))
+    ok(rest(emulator, "crm.timeline.comment.add", json={"fields": {
+        "ENTITY_ID": gone, "ENTITY_TYPE": "deal", "COMMENT": "x"}}))
+    assert ok(rest(emulator, "crm.deal.delete", json={"id": gone})) is True
+    assert rest(emulator, "crm.deal.get", params={"id": gone}).json()["error_description"] \
+        == "Not found"
+    assert ok(rest(emulator, "crm.timeline.comment.list", json={
+        "filter": {"ENTITY_ID": gone, "ENTITY_TYPE": "deal"}})) == []
+    assert rest(emulator, "crm.deal.delete", json={"id": gone}).status_code == 400
+
+    assert ok(rest(emulator, "crm.contact.delete", json={"id": cid})) is True
+    assert ok(rest(emulator, "crm.contact.list", json={
+        "filter": {"PHONE": "+79995550011"}})) == []
+    deal = ok(rest(emulator, "crm.deal.get", params={"id": keep}))
+    assert deal["CONTACT_ID"] in (None, "", "0")
+    again = add_contact(emulator, "Анна", "+7 (999) 555-00-11")
+    assert again > cid  # ids are never given out twice
