@@ -203,3 +203,82 @@ def test_a_stage_made_protected_keeps_every_deal_in_it(lived):
     world.walk(world.visits[rid], "PatientAppeared", datetime(2026, 9, 1, 23))
     model.synced(world, datetime(2026, 9, 1, 22, 30), datetime(2026, 9, 2))
     assert model.stage[rid] == {"NEW"}
+
+
+def test_a_changed_category_applies_to_new_deals_only(lived):
+    world, model, _ = lived
+    old = min(model.must_exist)
+
+    def moved(world, model, dump):
+        next(d for d in dump["deal"] if d["ID"] == str(old))["CATEGORY_ID"] = "1"
+    assert "deal_pipeline" in _violations(lived, moved)  # the portal cannot move it
+
+    model.rules_changed(Rules(**{**RULES.__dict__, "category_id": 1}))
+    new = world.book(world.patients[world.visits[old].pid], START + timedelta(days=3))
+    model.synced(world, world.clock - timedelta(minutes=1), world.clock + timedelta(hours=1))
+    assert model.category[new.rid] == 1 and model.category[old] == 0
+
+    def spelled(world, model, dump):
+        for d in dump["deal"]:
+            if d["ID"] == str(new.rid):
+                d["CATEGORY_ID"], d["STAGE_ID"] = "1", "C1:" + d["STAGE_ID"]
+    assert _violations(lived, spelled) == set()
+    assert "deal_pipeline" in _violations(lived, lambda w, m, d: None)  # made in 0: wrong
+
+
+def test_a_deal_final_in_another_pipeline_stays_final(lived):
+    world, model, _ = lived
+    rid = next(r for r in sorted(model.must_exist) if status(world.visits[r]) == "planned")
+    model.manager_moved(rid, "C1:WON")
+    assert model.stage[rid] == {"WON"}
+    world.walk(world.visits[rid], "PatientAppeared", datetime(2026, 9, 1, 23))
+    model.synced(world, datetime(2026, 9, 1, 22, 30), datetime(2026, 9, 2))
+    assert model.stage[rid] == {"WON"}
+
+
+def test_a_deal_a_manager_deleted_comes_back_with_the_next_change(lived):
+    world, model, _ = lived
+    v = next(world.visits[r] for r in sorted(model.must_exist)
+             if status(world.visits[r]) == "planned")
+    model.manager_deleted_deal(v.rid, datetime(2026, 9, 1, 21))
+
+    def deleted(world, model, dump):
+        dump["deal"] = [d for d in dump["deal"] if d["ID"] != str(v.rid)]
+    assert _violations(lived, deleted) == set()  # may stay deleted...
+
+    def twice(world, model, dump):  # the model's portal no longer holds it: two come back
+        dump["deal"] += [{"ID": i, FIELD: f"F{v.branch}_{v.rid}", "STAGE_ID": "NEW",
+                          "CONTACT_ID": "1"} for i in ("99998", "99999")]
+    assert "one_deal_per_reception" in _violations(lived, twice)  # ...never doubled
+
+    model.synced(world, datetime(2026, 1, 1), datetime(2027, 1, 1))  # no change since
+    assert _violations(lived, deleted) == set()
+    world.walk(v, "PatientAppeared", datetime(2026, 9, 1, 23))
+    model.synced(world, datetime(2026, 9, 1, 22, 30), datetime(2026, 9, 2))
+    assert "one_deal_per_reception" in _violations(lived, deleted)
+
+
+def test_a_contact_a_manager_deleted_leaves_deals_unlinked_until_they_change(lived):
+    world, model, _ = lived
+    v = next(world.visits[r] for r in sorted(model.must_exist)
+             if status(world.visits[r]) == "planned")
+    model.manager_deleted_contact(world, v.pid, datetime(2026, 9, 1, 21))
+
+    def unlinked(world, model, dump):
+        for d in dump["deal"]:
+            if world.visits[int(d["ID"])].pid == v.pid:
+                d["CONTACT_ID"] = None
+    assert _violations(lived, unlinked) == set()
+    world.walk(v, "PatientAppeared", datetime(2026, 9, 1, 23))
+    model.synced(world, datetime(2026, 9, 1, 22, 30), datetime(2026, 9, 2))
+    assert "deal_has_contact" in _violations(lived, unlinked)
+
+
+def test_night_bookings_are_stamped_at_their_night_times():
+    from datetime import time
+    world = World(sa.create_engine("sqlite://"), seed=3, start=START)
+    world.history(2, 5)
+    log = world.live_day(START, night=(time(2, 10), time(2, 40)))
+    assert [line.split(":", 1)[0] for line in log[:2]] == ["online booking at 02", ] * 2
+    stamped = sorted(v.added for v in world.visits.values() if v.added.date() == START)
+    assert stamped[:2] == [datetime(2026, 9, 1, 2, 10), datetime(2026, 9, 1, 2, 40)]

@@ -6,14 +6,19 @@ rule (ident-source: first set timestamp wins) and normalises phones by digits. I
 world (``tools.sim.world``) through every sync point and manager action and keeps, per
 reception, the stage the rules give:
 
-* one deal per reception that exists and was in a synced window, whatever branch it moved to;
-* a deal's stage is the configured stage of its current status, except that a final stage is
-  never left and a stage a manager chose from ``protected_stages`` is never overwritten; a
-  deleted reception's deal goes to ``deleted_stage`` once the deleted-reception check ran,
-  under the same two exceptions;
+* one deal per reception that exists and was in a synced window, whatever branch it moved to,
+  in the pipeline (``category_id``) in force when its deal was made: the portal's API cannot
+  move a deal to another pipeline, so a changed ``category_id`` applies to new deals only;
+* a deal's stage is the configured stage of its current status, in the deal's own pipeline,
+  except that a final stage is never left and a stage a manager chose from
+  ``protected_stages`` is never overwritten; a deleted reception's deal goes to
+  ``deleted_stage`` once the deleted-reception check ran, under the same two exceptions;
 * one contact per patient (families sharing a phone are separate contacts), named as the
   patient is now, holding every phone the patient had at a sync;
-* per deal, at least one comment and never the same text twice in a row.
+* per deal, at least one comment and never the same text twice in a row;
+* a deal or contact a manager deleted comes back with the next sync of a change made after
+  the delete (README: "its next change"); until then it may be missing, and a deleted
+  contact's deals may stay without a contact.
 """
 
 from __future__ import annotations
@@ -26,8 +31,15 @@ from typing import Any
 
 from tools.sim.world import Visit, World, digits_of
 
-FINAL_BY_PORTAL = ("WON", "LOSE", "APOLOGY")  # the emulator's S/F stages of category 0
+FINAL_BY_PORTAL = ("WON", "LOSE", "APOLOGY")  # the emulator's S/F stages, in any pipeline
 _TRAILING_ID = re.compile(r"(\d+)\D*$")
+_PIPELINE = re.compile(r"^C\d+:")
+
+
+def base(stage: str) -> str:
+    """A stage without its pipeline's prefix (``C1:WON`` -> ``WON``): the model keeps base
+    names and the pipeline apart."""
+    return _PIPELINE.sub("", stage or "")
 
 
 def status(v: Visit) -> str:
@@ -54,6 +66,7 @@ class Rules:
     deleted_stage: str | None
     ident_field: str
     patient_days: int = 30
+    category_id: int = 0
 
     def final(self, stage: str) -> bool:
         return stage in self.final_stages or stage in FINAL_BY_PORTAL
@@ -71,9 +84,13 @@ class Violation:
 @dataclass
 class Model:
     rules: Rules
-    stage: dict[int, set[str]] = field(default_factory=dict)  # acceptable stages per rid
+    stage: dict[int, set[str]] = field(default_factory=dict)  # acceptable base stages per rid
+    category: dict[int, int] = field(default_factory=dict)  # the pipeline of its deal
     manager_set: dict[int, str] = field(default_factory=dict)
     must_exist: set[int] = field(default_factory=set)
+    deal_deleted: dict[int, datetime] = field(default_factory=dict)  # by a manager, when
+    contact_deleted: dict[int, datetime] = field(default_factory=dict)  # patient -> when
+    unlinked_ok: set[int] = field(default_factory=set)  # deals of a deleted contact
     phones: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     names: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     synced_until: datetime | None = None
@@ -95,12 +112,23 @@ class Model:
         for v in world.visits.values():
             if v.deleted:
                 continue
-            changed = any(since <= t < until for t in (v.added, v.changed, *v.events.values()))
+            stamps = [t for t in (v.added, v.changed, *v.events.values()) if since <= t < until]
             patient_edit = v.pid in touched_patients and \
                 v.start >= until - timedelta(days=self.rules.patient_days)
-            if not (changed or patient_edit):
+            if patient_edit:
+                stamps += [t for t in _patient_changes(world, world.patients[v.pid])
+                           if since <= t < until]
+            if not stamps:
                 continue
+            gone = self.deal_deleted.get(v.rid)
+            if gone is not None:
+                if max(stamps) <= gone:
+                    continue  # nothing new since the manager's delete: may stay deleted
+                del self.deal_deleted[v.rid]
+            if v.rid in self.unlinked_ok and max(stamps) > self.contact_deleted[v.pid]:
+                self.unlinked_ok.discard(v.rid)
             self.must_exist.add(v.rid)
+            self.category.setdefault(v.rid, self.rules.category_id)
             if not self._keep(v.rid):
                 self.stage[v.rid] = {self.rules.stage_map[status(v)]}
             p = world.patients[v.pid]
@@ -121,8 +149,24 @@ class Model:
         self.names[pid].add(name)
 
     def manager_moved(self, rid: int, stage: str) -> None:
-        self.stage[rid] = {stage}
-        self.manager_set[rid] = stage
+        self.stage[rid] = {base(stage)}
+        self.manager_set[rid] = base(stage)
+
+    def manager_deleted_deal(self, rid: int, at: datetime) -> None:
+        """The deal is gone; the reception's next change brings a new one, made as new."""
+        self.must_exist.discard(rid)
+        self.deal_deleted[rid] = at
+        for book in (self.stage, self.category, self.manager_set):
+            book.pop(rid, None)
+        self.unlinked_ok.discard(rid)
+
+    def manager_deleted_contact(self, world: World, pid: int, at: datetime) -> None:
+        """The contact is gone and its deals unlinked; the patient's next synced change makes
+        a new one, named as the patient is then, with the phone the patient has then."""
+        self.contact_deleted[pid] = at
+        self.unlinked_ok |= {rid for rid in self.must_exist if world.visits[rid].pid == pid}
+        self.names[pid] = set()
+        self.phones[pid] = set()
 
     def rules_changed(self, rules: Rules) -> None:
         """A changed stage_map applies to a deal when its reception next changes: until
@@ -153,12 +197,19 @@ class Model:
                                      f"{[x.get(self.rules.ident_field) for x in got]}"))
                 continue
             want = self.stage.get(rid)
-            if want and got[0].get("STAGE_ID") not in want:
+            if want and base(got[0].get("STAGE_ID") or "") not in want:
                 out.append(Violation("deal_stage", f"reception {rid} ({status(world.visits[rid])}):"
                                      f" stage {got[0].get('STAGE_ID')}, expected {sorted(want)}"))
-        for rid in deals_by_rid:
-            if rid not in self.must_exist and rid in world.visits \
-                    and not world.visits[rid].deleted:
+            pipeline = str(got[0].get("CATEGORY_ID") or "0")
+            if rid in self.category and pipeline != str(self.category[rid]):
+                out.append(Violation("deal_pipeline", f"reception {rid}: deal in pipeline "
+                                     f"{pipeline}, made in {self.category[rid]}"))
+        for rid, got in deals_by_rid.items():
+            if rid in self.deal_deleted and len(got) > 1:
+                out.append(Violation("one_deal_per_reception", f"reception {rid}: {len(got)} "
+                                     "deals after a manager deleted its deal"))
+            elif rid not in self.must_exist and rid not in self.deal_deleted \
+                    and rid in world.visits and not world.visits[rid].deleted:
                 out.append(Violation("no_deal_before_sync", f"reception {rid} has a deal but "
                                      "was never in a synced window"))
         out += self._contacts(world, dump, deals_by_rid)
@@ -172,7 +223,13 @@ class Model:
         by_patient: dict[int, set[str]] = defaultdict(set)
         for rid in self.must_exist:
             for d in deals_by_rid.get(rid, []):
-                by_patient[world.visits[rid].pid].add(str(d.get("CONTACT_ID")))
+                cid = str(d.get("CONTACT_ID") or "")
+                if cid in ("", "0"):
+                    if rid not in self.unlinked_ok:
+                        out.append(Violation("deal_has_contact", f"reception {rid}: deal "
+                                             f"{d['ID']} has no contact"))
+                    continue
+                by_patient[world.visits[rid].pid].add(cid)
         owner: dict[str, int] = {}
         for pid, cids in sorted(by_patient.items()):
             if len(cids) != 1:
