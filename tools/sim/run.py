@@ -25,12 +25,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from datetime import time as clock
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.chaos import harness as h
 from tools import pgserver
-from tools.sim.model import Model, Rules, Violation
+from tools.sim.model import Model, Rules, Violation, base
 from tools.sim.world import World
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +40,7 @@ STATE_DB = "identsync_sim"
 FAULTS = {"http_503": 0.05, "http_500": 0.03, "drop": 0.02, "applied_then_500": 0.01,
           "applied_then_drop": 0.01}
 PROTECTED = "FINAL_INVOICE"  # the stage managers claim by hand
+DST_NIGHT = (clock(2, 10), clock(2, 40))  # online bookings in the hour a DST change skips or repeats
 
 
 def say(msg: str) -> None:
@@ -105,7 +108,8 @@ class Sim:
                      final_stages=tuple(self.raw["final_stages"]),
                      protected_stages=tuple(self.raw["protected_stages"]),
                      deleted_stage=self.raw.get("deleted_stage"),
-                     ident_field=self.raw["deal_fields"]["ident_id"])
+                     ident_field=self.raw["deal_fields"]["ident_id"],
+                     category_id=int(self.raw.get("category_id") or 0))
 
     def _setup_portal(self) -> None:
         from identsync.config import SyncConfig
@@ -145,8 +149,9 @@ class Sim:
     def managers(self, log: list[str]) -> None:
         deals = self.emu.control.dump("deal")
         field_ = self.raw["deal_fields"]["ident_id"]
-        if deals and self.rng.random() < 0.15:  # a contact's name edited on the portal
-            d = self.rng.choice(deals)
+        named = [d for d in deals if d.get("CONTACT_ID")]
+        if named and self.rng.random() < 0.15:  # a contact's name edited on the portal
+            d = self.rng.choice(named)
             rid = int(str(d[field_]).rsplit("_", 1)[-1])
             pid = self.world.visits[rid].pid
             self.portal.call("crm.contact.update", {"id": int(d["CONTACT_ID"]),
@@ -157,23 +162,40 @@ class Sim:
             self.tally.count(self.tally.manager, "contact renamed")
             log.append(f"manager: contact of patient {pid} renamed")
 
-        open_ = [d for d in deals if d.get("STAGE_ID") not in ("WON", "LOSE", "APOLOGY",
-                                                               PROTECTED)]
+        open_ = [d for d in deals if base(d.get("STAGE_ID") or "") not in
+                 ("WON", "LOSE", "APOLOGY", PROTECTED)]
         for stage, p in ((PROTECTED, 0.5), ("WON", 0.25)):
             if open_ and self.rng.random() < p:
                 d = open_.pop(self.rng.randrange(len(open_)))
+                spelled = _in_pipeline(d, stage)  # a manager picks from the deal's own pipeline
                 self.portal.call("crm.deal.update", {"id": int(d["ID"]),
-                                                     "fields": {"STAGE_ID": stage}})
+                                                     "fields": {"STAGE_ID": spelled}})
                 rid = int(str(d[field_]).rsplit("_", 1)[-1])
-                self.model.manager_moved(rid, stage)
+                self.model.manager_moved(rid, spelled)
                 self.tally.count(self.tally.manager, f"deal to {stage}")
-                log.append(f"manager: deal of reception {rid} -> {stage}")
+                log.append(f"manager: deal of reception {rid} -> {spelled}")
+        if deals and self.rng.random() < 0.08:  # a manager deletes a deal
+            d = self.rng.choice(deals)
+            rid = int(str(d[field_]).rsplit("_", 1)[-1])
+            self.portal.call("crm.deal.delete", {"id": int(d["ID"])})
+            self.model.manager_deleted_deal(rid, self.world.clock)
+            self.tally.count(self.tally.manager, "deal deleted")
+            log.append(f"manager: deal of reception {rid} deleted")
+            deals = [x for x in deals if x["ID"] != d["ID"]]
+        linked = [d for d in deals if d.get("CONTACT_ID")]
+        if linked and self.rng.random() < 0.05:  # ... or a contact (its deals lose the link)
+            d = self.rng.choice(linked)
+            pid = self.world.visits[int(str(d[field_]).rsplit("_", 1)[-1])].pid
+            self.portal.call("crm.contact.delete", {"id": int(d["CONTACT_ID"])})
+            self.model.manager_deleted_contact(self.world, pid, self.world.clock)
+            self.tally.count(self.tally.manager, "contact deleted")
+            log.append(f"manager: contact of patient {pid} deleted")
 
     # -- a day -------------------------------------------------------------------------------
     def day(self, k: int, last: bool) -> list[str]:
         day = self.start + timedelta(days=k)
         until = datetime.combine(day, datetime.min.time()) + timedelta(hours=22)
-        log = self.world.live_day(day)
+        log = self.world.live_day(day, night=DST_NIGHT if self.dst_night(day) else None)
         self.managers(log)
         label = f"d{k:03d}"
         op = self.rng.random()
@@ -192,12 +214,13 @@ class Sim:
         try:
             overlap = timedelta(minutes=self.raw["overlap_minutes"])
             since = self.synced_to - overlap
-            conf = self.range_conf(since, until)
-            self.sync_all(conf, label)
-            self.model.synced(self.world, since, until)
-            self.past_confs.append(conf)
+            for n, (a, b) in enumerate(self.windows(day, since, until, overlap)):
+                conf = self.range_conf(a, b)
+                self.sync_all(conf, label if n == 0 else f"{label}_{n}")
+                self.model.synced(self.world, a, b)
+                self.past_confs.append(conf)
+                log.append(f"operator: synced {a:%m-%d %H:%M} .. {b:%m-%d %H:%M}")
             self.synced_to = until
-            log.append(f"operator: synced {since:%m-%d %H:%M} .. {until:%m-%d %H:%M}")
             extra = self.rng.random()
             if extra < 0.12 and len(self.past_confs) > 1:
                 old = self.rng.choice(self.past_confs[:-1])
@@ -228,6 +251,28 @@ class Sim:
         self.end_of_day_chores(k, last, label, log)
         return log
 
+    def dst_night(self, day: date) -> bool:
+        """Whether the clinic's clocks change in the night before ``day``'s opening."""
+        zone = ZoneInfo(self.args.timezone)
+        return datetime.combine(day, clock(0), zone).utcoffset() != \
+            datetime.combine(day, clock(6), zone).utcoffset()
+
+    def windows(self, day: date, since: datetime, until: datetime,
+                overlap: timedelta) -> list[tuple[datetime, datetime]]:
+        """The day's sync as one range, or as two cut at night, the way a half-hourly
+        schedule's windows meet: always at 02:30 on a DST night (inside the skipped or
+        repeated hour), on a few other nights at a random half hour."""
+        if self.dst_night(day):
+            cut = datetime.combine(day, clock(2, 30))
+            self.tally.count(self.tally.operator, "DST night synced in two windows cut at 02:30")
+        elif self.rng.random() < 0.05:
+            cut = datetime.combine(day, clock(self.rng.randrange(6), 30 * self.rng.randrange(2)))
+        else:
+            return [(since, until)]
+        if not since < cut < until:
+            return [(since, until)]
+        return [(since, cut), (cut - overlap, until)]
+
     def end_of_day_chores(self, k: int, last: bool, label: str, log: list[str]) -> None:
         """The ``stage_map`` change half-way and the deleted-reception check every fifth
         day (and the last): due on every synced day, whatever else the operator did."""
@@ -249,6 +294,13 @@ class Sim:
             self.model.rules_changed(self._rules())
             self.tally.count(self.tally.operator, "stage_map changed")
             log.append("operator: stage_map.finished -> PREPAYMENT_INVOICE")
+        if k == max(0, (2 * self.args.days) // 3 - 1):
+            # A new sales pipeline: new deals go there, the deals made so far stay in theirs.
+            self.raw["category_id"] = int(self.raw.get("category_id") or 0) + 1
+            self._write_config()
+            self.model.rules_changed(self._rules())
+            self.tally.count(self.tally.operator, "category_id changed")
+            log.append(f"operator: category_id -> {self.raw['category_id']}")
 
     def go_live(self) -> None:
         log = self.world.history(self.args.history_days, self.args.big_visits)
@@ -309,6 +361,11 @@ def state_violations(dsn: str, day_began: datetime | None) -> list[Violation]:
             out += [Violation("queue_progresses", f"{p}: {i} queued since before today's "
                               f"runs, still untried ({a} tries)") for p, i, a in cur.fetchall()]
     return out
+
+
+def _in_pipeline(deal: dict[str, Any], stage: str) -> str:
+    cat = str(deal.get("CATEGORY_ID") or "0")
+    return stage if cat == "0" else f"C{cat}:{stage}"
 
 
 def _conf_range(conf: dict[str, str]) -> tuple[datetime, datetime]:

@@ -268,9 +268,21 @@ class World:
         return [v for v in self.visits.values()
                 if not v.deleted and v.start.date() > day and not v.events]
 
-    def live_day(self, day: date) -> list[str]:
-        """The clinic's day from 08:00 to 20:00; returns what happened, one line each."""
+    def live_day(self, day: date, night: tuple[time, ...] | None = None) -> list[str]:
+        """The clinic's day from 08:00 to 20:00, after the night's online bookings (at
+        ``night``'s times, or at a random minute 00:00-06:00 some nights: an online booking
+        is stamped whenever the patient makes it, the DST nights' odd hours included);
+        returns what happened, one line each."""
         rng, log = self.rng, []
+        if night is None:
+            night = (time(rng.randrange(6), rng.randrange(60)),) if rng.random() < 0.3 else ()
+        for at in night:
+            if not self.patients:
+                break
+            self.clock = datetime.combine(day, at)
+            p = rng.choice(list(self.patients.values()))
+            v = self.book(p, day + timedelta(days=rng.randrange(1, 15)))
+            log.append(f"online booking at {at:%H:%M}: reception {v.rid} for patient {p.pid}")
         ticks = sorted(datetime.combine(day, time(8)) + timedelta(seconds=rng.randrange(43200))
                        for _ in range(40))
 
