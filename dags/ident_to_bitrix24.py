@@ -7,7 +7,9 @@ write (the retry queue):
 
 * **scheduled runs**: from the last successful run (or the interval's start, whichever is
   earlier) to the interval's end, so an outage leaves no gap;
-* **backfills**: exactly their data interval;
+* **backfills**: their day (`backfill_block_hours`), and the days the backfill's queued runs
+  after it would sync (`backfill_span_days`), so each reception is synced once; those runs
+  then skip;
 * **manual runs**: `date_from` / `date_to` from the trigger form, else from the last
   successful run up to now; the watermark never passes the moment the run read IDENT;
 * **going live**: `plan_from` / `plan_to` load every reception *planned* in that range,

@@ -10,7 +10,6 @@ its own deal pipeline, say); :meth:`SyncConfig.for_branch` applies them.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from datetime import date
@@ -71,6 +70,8 @@ def _check_stage_map(value: dict[str, str]) -> dict[str, str]:
 
 
 def _did_you_mean(name: str, allowed: tuple[str, ...] | list[str]) -> str:
+    import difflib  # only a wrong key needs it: not loaded by every task process
+
     close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
     if close:
         return f"did you mean {close[0]!r}?"
@@ -137,6 +138,11 @@ class SyncConfig(_Model):
     backfill_block_hours: int = Field(
         24, ge=1, le=24 * 31, description="a backfill syncs blocks of this many hours: the "
                                           "first run in a block syncs it, the others skip")
+    backfill_span_days: int = Field(
+        7, ge=0, le=31, description="a backfill run also syncs the blocks of its backfill's "
+                                    "queued runs up to this many days ahead, so a reception "
+                                    "is synced once, not once per day it changed (0: its "
+                                    "own block only)")
     portal_plan: Literal["standard", "enterprise"] = Field(
         "standard", description="used when the Bitrix24 connection names no plan")
     category_id: int = Field(0, ge=0, description="deal pipeline; stages get C<n>: outside 0")

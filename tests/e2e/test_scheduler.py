@@ -174,6 +174,21 @@ def test_every_run_succeeds_and_every_reception_has_one_deal(synced: SimpleNames
     assert report.held, report.table()
 
 
+def test_the_backfills_first_run_syncs_every_day_once(synced: SimpleNamespace) -> None:
+    """Its first run takes the days its other runs are queued for (``backfill_span_days``):
+    a reception that changed on two days is synced once, and the others skip."""
+    stack = synced.stack
+    runs = stack.runs(DAG_ID, backfill_id=synced.backfill_id)
+    window = xcom(stack, runs[0]["run_id"], "extract_receptions")["window"]
+    bounds = [datetime.fromisoformat(window[k]) for k in ("start", "end")]
+    bounds = [b if b.tzinfo else b.replace(tzinfo=timezone.utc) for b in bounds]
+    days = [datetime.fromisoformat(clinic_midnight(d)) for d in (FIRST, LAST + timedelta(days=1))]
+    assert bounds == days, window
+    extracts = {t.run_id: t.state for t in stack.task_rows(DAG_ID, current_only=True)
+                if t.task_id == "extract_receptions"}
+    assert [extracts[r["run_id"]] for r in runs] == ["success"] + ["skipped"] * (DAYS - 1)
+
+
 def test_the_first_scheduled_run_after_an_outage_syncs_what_changed_in_it(
         synced: SimpleNamespace) -> None:
     run = synced.after_outage

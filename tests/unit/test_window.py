@@ -192,3 +192,66 @@ def test_bad_plan_params_name_the_param(kw, name):
     with pytest.raises(WindowError) as e:
         resolve_window(tz=TZ, now=NOW, overlap=OV, **kw)
     assert str(e.value).startswith(name)
+
+
+class _Backfill:
+    """Runs queued for some days; blocks claimed by whoever asks first."""
+
+    def __init__(self, queued_days: set[int], claimed_by_others: set[int] = frozenset()):
+        self.queued, self.others, self.asked = queued_days, claimed_by_others, []
+
+    def day(self, at: datetime) -> int:
+        return at.astimezone(TZ).day
+
+    def pending(self, start, end):
+        self.asked.append(self.day(start))
+        return self.day(start) in self.queued
+
+    def claim(self, start, end):
+        return self.day(start) not in self.others
+
+
+def _span(fake: _Backfill, until_days: int = 7) -> tuple[int, datetime]:
+    from identsync.sync.window import backfill_block, backfill_span
+
+    block = backfill_block(datetime(2026, 11, 1, 12, tzinfo=TZ), 24, TZ)
+    end = backfill_span(block, hours=24, tz=TZ, until=block[0] + timedelta(days=until_days),
+                        pending=fake.pending, claim=fake.claim)
+    return round((end - block[0]).total_seconds() / 86400), end
+
+
+def test_a_backfill_run_takes_the_blocks_of_its_backfills_queued_runs():
+    # Runs of days 2..5 are queued: the run of day 1 syncs days 1..5 (Berlin's fall-back
+    # day, 2026-10-25, is not in range; a 25-hour day is covered below).
+    assert _span(_Backfill({2, 3, 4, 5}))[0] == 5
+
+
+def test_a_backfill_run_stops_where_runs_stop_or_another_run_claimed_first():
+    assert _span(_Backfill({2, 3, 5}))[0] == 3  # no run queued for day 4
+    assert _span(_Backfill({2, 3, 4, 5}, claimed_by_others={3}))[0] == 2
+    assert _span(_Backfill(set()))[0] == 1
+
+
+def test_a_backfill_run_never_goes_past_its_cap_or_now():
+    fake = _Backfill(set(range(2, 31)))
+    assert _span(fake, until_days=7)[0] == 7
+    assert fake.asked == [2, 3, 4, 5, 6, 7]
+    from identsync.sync.window import backfill_block, backfill_span
+
+    block = backfill_block(datetime(2026, 11, 1, 12, tzinfo=TZ), 24, TZ)
+    now = block[1] + timedelta(hours=30)  # in the middle of day 3
+    end = backfill_span(block, hours=24, tz=TZ, until=now, pending=fake.pending,
+                        claim=fake.claim)
+    assert end == now
+
+
+def test_a_backfill_span_across_a_dst_day_tiles():
+    from identsync.sync.window import backfill_block, backfill_span
+
+    berlin = ZoneInfo("Europe/Berlin")
+    block = backfill_block(datetime(2026, 10, 24, 12, tzinfo=berlin), 24, berlin)
+    end = backfill_span(block, hours=24, tz=berlin, until=block[0] + timedelta(days=7),
+                        pending=lambda s, e: s.astimezone(berlin).day <= 26,
+                        claim=lambda s, e: True)
+    assert end.astimezone(berlin).replace(tzinfo=None) == datetime(2026, 10, 27)
+    assert end - block[0] == timedelta(days=3, hours=1)  # the 25-hour day included

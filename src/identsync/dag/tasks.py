@@ -91,15 +91,54 @@ def _window(ctx: dict[str, Any], cfg: Any, state: Any, key: str):
         watermark=state.store.get_watermark(rt.pipeline(ctx)))
     if run_kind(dag_run.run_type) == "backfill" and window.source == "backfill":
         start, end = backfill_block(window.start, cfg.backfill_block_hours, cfg.tz)
-        owner = state.blocks.claim(rt.pipeline(ctx), start, end,
-                                   int(getattr(dag_run, "clear_number", 0) or 0), ctx["run_id"])
+        clear = int(getattr(dag_run, "clear_number", 0) or 0)
+        owner = _earlier_owner(ctx, cfg, state, (start, end)) if clear == 0 else None
+        if owner is None:
+            owner = state.blocks.claim(rt.pipeline(ctx), start, end, clear, ctx["run_id"])
         if owner != ctx["run_id"]:
             raise AirflowSkipException(
                 f"this backfill's run {owner} syncs the whole block {start} .. {end} UTC, "
                 f"which holds this run's interval: nothing left to do here")
+        end = _backfill_span(ctx, cfg, state, (start, end), now)
         window = Window(start, min(end, now), "backfill")
     state.store.put_chunks(key + "#window", [[window.to_dict()]])
     return window
+
+
+def _earlier_owner(ctx: dict[str, Any], cfg: Any, state: Any,
+                   block: tuple[datetime, datetime]) -> str | None:
+    """The earlier run of the backfill that took this run's block, waiting for it while it is
+    queued or running (about a minute at most): the backfill's first run takes the days of
+    the runs after it, and a later run that claimed its own day first would split them."""
+    from identsync.dag.backfill import wait_for_earlier
+
+    if cfg.backfill_span_days <= 0:
+        return None
+    pipeline = rt.pipeline(ctx)
+    return wait_for_earlier(ctx, block, timedelta(days=cfg.backfill_span_days),
+                            lambda: state.blocks.owner(pipeline, block[0], 0))
+
+
+def _backfill_span(ctx: dict[str, Any], cfg: Any, state: Any, block: tuple[datetime, datetime],
+                   now: datetime) -> datetime:
+    """The end of this backfill run's window: its block and the blocks its backfill's later
+    runs are queued for (``backfill_span_days`` ahead at most), claimed so those runs skip."""
+    from identsync.dag.backfill import runs_pending
+    from identsync.sync.window import backfill_span
+
+    if cfg.backfill_span_days <= 0:
+        return block[1]
+    clear = int(getattr(ctx["dag_run"], "clear_number", 0) or 0)
+    pipeline, run_id = rt.pipeline(ctx), ctx["run_id"]
+    end = backfill_span(
+        block, hours=cfg.backfill_block_hours, tz=cfg.tz,
+        until=min(now, block[0] + timedelta(days=cfg.backfill_span_days)),
+        pending=lambda s, e: runs_pending(ctx, s, e),
+        claim=lambda s, e: state.blocks.claim(pipeline, s, e, clear, run_id) == run_id)
+    if end > block[1]:
+        log.info("backfill: this run also syncs %s .. %s UTC, the blocks of its backfill's "
+                 "queued runs (they will skip): each reception is synced once", block[1], end)
+    return end
 
 
 def _preflight(ctx: dict[str, Any], cfg: Any, state: Any) -> None:

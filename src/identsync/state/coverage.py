@@ -55,6 +55,14 @@ class BackfillBlocks:
                         "AND clear_number = %s", (pipeline, start, int(clear_number)))
             return str(cur.fetchone()[0])
 
+    def owner(self, pipeline: str, start: datetime, clear_number: int) -> str | None:
+        """The run that claimed the block, if any (a later run waits for an earlier one)."""
+        with self._tx() as cur:
+            cur.execute(f"SELECT run_id FROM {TABLE} WHERE pipeline = %s AND block_start = %s "
+                        "AND clear_number = %s", (pipeline, start, int(clear_number)))
+            row = cur.fetchone()
+        return None if row is None else str(row[0])
+
     def purge_older_than(self, cutoff: datetime) -> int:
         with self._tx() as cur:
             cur.execute(f"DELETE FROM {TABLE} WHERE claimed_at < %s", (cutoff,))

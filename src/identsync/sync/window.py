@@ -280,3 +280,24 @@ def resolve_window(*, tz: ZoneInfo, now: datetime, overlap: timedelta,
         start = watermark.astimezone(timezone.utc) - overlap
         return _bounded(min(start, now - overlap), now, "watermark", max_lookback)
     return Window(now - FIRST_RUN_LOOKBACK, now, "first-run")
+
+
+def backfill_span(block: tuple[datetime, datetime], *, hours: int, tz: ZoneInfo,
+                  until: datetime, pending: Any, claim: Any) -> datetime:
+    """The end of what a backfill run syncs: its own ``block`` (already claimed) and the
+    blocks after it that its backfill's later runs would sync, claimed for this run.
+
+    A backfill over days otherwise syncs a reception once for every day it changed, and each
+    run leaves a partial last chunk. The run goes on block by block while ``pending(start,
+    end)`` says a queued or running run of the DAG has its interval there and ``claim(start,
+    end)`` gives the block to this run; it stops at ``until`` (the span cap, or now), at a
+    block another run claimed first, or where runs stop. The later runs find their blocks
+    claimed and skip.
+    """
+    end = block[1]
+    while end < until:
+        start, nxt = backfill_block(end, hours, tz)
+        if start != end or not pending(start, nxt) or not claim(start, nxt):
+            break
+        end = nxt
+    return min(end, max(until, block[1]))
