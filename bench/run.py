@@ -38,7 +38,7 @@ from bench.model import (
     projected_seconds,
     render_table,
 )
-from bench import scheduler_cells
+from bench import scheduler_cells, targets
 from bench.workloads import WORKLOADS, ensure_workload, source_paths
 from tools import pgserver
 from tools.localairflow import airflow_env as local_airflow_env
@@ -294,9 +294,28 @@ def footnotes(cells: dict[tuple[str, str], Cell], args: argparse.Namespace) -> l
     return [f"{i}. {n}" for i, n in enumerate(notes, 1)]
 
 
+def task_setup(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Our set-up per task instance in fresh processes on the otherwise idle machine
+    (``bench/task_setup.py``): the slowest task kind's median CPU is the figure judged."""
+    out = VAR / "task_setup.json"
+    n = 5 if args.quick else 15
+    say(f"task set-up: {n} fresh task processes per kind (about a minute)")
+    proc = subprocess.run([sys.executable, "-m", "bench.task_setup", "-n", str(n),
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0 or not out.exists():
+        say(f"task set-up failed (exit {proc.returncode}): {proc.stderr[-800:]}")
+        return None
+    report = json.loads(out.read_text(encoding="utf-8"))
+    medians = {kind: s["cpu_s"]["body"]["p50"] for kind, s in report["kinds"].items()}
+    return {"command": f"python -m bench.task_setup -n {n}", "median_cpu_s": max(medians.values()),
+            "median_cpu_s_by_kind": medians, "report": report}
+
+
 def write_results(cells: dict[tuple[str, str], Cell], order: list[str],
                   args: argparse.Namespace, table: str, notes: list[str], started: datetime,
-                  elapsed: float, sched: list[dict[str, Any]]) -> None:
+                  elapsed: float, sched: list[dict[str, Any]],
+                  setup: dict[str, Any] | None = None,
+                  goals: list[Any] | None = None) -> None:
     labels = {k: WORKLOADS[k].label for k in order}
     command = "make bench" + (f" BENCH_ARGS='{args.raw}'" if args.raw else "")
     script = f"bench/run.py {args.raw}".strip()
@@ -318,6 +337,8 @@ def write_results(cells: dict[tuple[str, str], Cell], order: list[str],
                "instance (TI) times come from the metadata database. Full figures, including "
                "where each task's time goes: bench/results.json.", "",
                scheduler_cells.render(sched), ""]
+    if goals:
+        md += ["## Targets (issue #22), judged from this run", "", targets.render(goals), ""]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text("\n".join(md))
     (args.out / "results.json").write_text(json.dumps({
@@ -329,6 +350,8 @@ def write_results(cells: dict[tuple[str, str], Cell], order: list[str],
         "cells": [c.to_dict() for c in cells.values()], "footnotes": notes,
         "scheduler_cells": [scheduler_cells.summary(r) for r in sched],
         "scheduler_details": sched,
+        "task_setup": setup,
+        "targets": [g.to_dict() for g in goals or []],
     }, indent=1, ensure_ascii=False, default=str))
 
 
@@ -389,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
             r = sched[-1]
             say(f"(e) {cell.name}: {r['receptions_per_hour']:,} receptions/h, "
                 f"{r['responses_503']} x 503, {r['task_instances']} task instances")
+    setup = task_setup(args) if args.scheduler else None
+    goals = targets.judge(sched, setup) if args.scheduler else []
     labels = {k: WORKLOADS[k].label for k in args.workload_list}
     table = render_table(cells, args.workload_list, labels)
     notes = footnotes(cells, args)
@@ -398,8 +423,11 @@ def main(argv: list[str] | None = None) -> int:
     if sched:
         print()
         print(scheduler_cells.render(sched))
+    if goals:
+        print()
+        print(targets.render(goals))
     write_results(cells, args.workload_list, args, table, notes, started,
-                  time.monotonic() - t0, sched)
+                  time.monotonic() - t0, sched, setup, goals)
     say(f"written {args.out / 'results.md'} and {args.out / 'results.json'}")
     return 0
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from b24emu.control import EmulatorControl
+from bench import cpu_split
 from identsync.bitrix24.ratelimit import PLANS
 from identsync.config import SyncConfig
 from tools import pgserver
@@ -163,6 +164,7 @@ def where_time_goes(stack: AirflowStack, backfill_id: int | None, t0: datetime,
     phases = task_phases(stack.home, rows)
     http = [float(m.group(1)) for p in phases for _, _, ev in p.events
             if (m := BATCH.match(ev))]
+    cpu_lines = [c for p in phases for _, _, ev in p.events if (c := cpu_split.parse(ev))]
     # Our own code before the first request: imports, config, state, staged chunk, limiter.
     before_http = []
     for p in phases:
@@ -217,6 +219,7 @@ def where_time_goes(stack: AirflowStack, backfill_id: int | None, t0: datetime,
         "slot_handoff_s": {"p50": _round(percentile(handoff, 50)),
                            "p95": _round(percentile(handoff, 95)),
                            "sum": _round(sum(handoff))},
+        "_cpu_lines": cpu_lines,
     }
 
 
@@ -259,6 +262,7 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
                     f"{from_date} .. {to_date} ({n_runs} runs)")
                 emu.control.reset("stats,limits")
                 cpu = CpuMeter()
+                meter = cpu_split.Meter(emu.proc.pid)
                 load0 = os.getloadavg()[0]
                 t0 = utcnow()
                 if args.one_run:
@@ -279,11 +283,13 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
                                                every=5)
                 seen_done = utcnow()
                 busy = cpu.busy()
+                used = meter.stop()
                 stats = emu.control.settled()
                 dump = {e: emu.control.dump(e) for e in ("deal", "comment")}
                 metrics = stack.metrics(DAG_ID, backfill_id=backfill_id, since=t0)
                 last_end = metrics.pop("_last_end")
                 analysis = where_time_goes(stack, backfill_id, t0, last_end, stack.pool_slots)
+                cpu_lines = analysis.pop("_cpu_lines")
                 summaries = [r["summary"] for r in
                              _runs_of(dsn, {r["run_id"] for r in runs})]
     finally:
@@ -337,6 +343,7 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
                         "run_p50": _round(v["run"]["p50"]), "run_p95": _round(v["run"]["p95"])}
                     for k, v in metrics["by_task"].items()},
         "where_time_goes": analysis,
+        "cpu": cpu_split.split(cpu_lines, used, metrics["task_instances"]),
     }
     (work / "result.json").write_text(json.dumps(result, indent=2, default=str))
     return result

@@ -26,6 +26,10 @@ A second DAG per branch (`..._deleted`) looks for deals whose reception was dele
 
 from __future__ import annotations
 
+from identsync import cputime
+
+cputime.mark("dag_file_start")  # a task process's CPU so far is Airflow's task runner
+
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -159,3 +163,5 @@ for _branch in CONFIG.branches:
                             (CONFIG.deleted_pipeline_id(_branch.id), build_deleted)):
         if _WANTED in (None, _dag_id):
             globals()[_dag_id] = _build(_branch.id, _branch.name)
+
+cputime.mark("dag_file_end")  # what came since is our imports, configuration and DAG build
