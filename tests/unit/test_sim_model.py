@@ -282,3 +282,17 @@ def test_night_bookings_are_stamped_at_their_night_times():
     assert [line.split(":", 1)[0] for line in log[:2]] == ["online booking at 02", ] * 2
     stamped = sorted(v.added for v in world.visits.values() if v.added.date() == START)
     assert stamped[:2] == [datetime(2026, 9, 1, 2, 10), datetime(2026, 9, 1, 2, 40)]
+
+
+def test_a_patient_edit_resyncs_receptions_planned_from_30_days_before_the_windows_start(lived):
+    """README: "receptions planned from patient_receptions_days before the window" (its
+    start): a reception 30.5 days before the window's end is in, the name must follow."""
+    world, model, _ = lived
+    p = next(iter(world.patients.values()))
+    since, until = datetime(2026, 10, 20, 21, 45), datetime(2026, 10, 21, 22)
+    old = world.book(p, date(2026, 9, 21))
+    old.start = datetime(2026, 9, 20, 23, 0)  # 30 days and 22 h before the end
+    world.clock = datetime(2026, 10, 21, 12)
+    world.rename(p)
+    model.synced(world, since, until)
+    assert old.rid in model.must_exist and model.names[p.pid] == {p.full_name}

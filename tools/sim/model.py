@@ -114,7 +114,7 @@ class Model:
                 continue
             stamps = [t for t in (v.added, v.changed, *v.events.values()) if since <= t < until]
             patient_edit = v.pid in touched_patients and \
-                v.start >= until - timedelta(days=self.rules.patient_days)
+                v.start >= since - timedelta(days=self.rules.patient_days)
             if patient_edit:
                 stamps += [t for t in _patient_changes(world, world.patients[v.pid])
                            if since <= t < until]
