@@ -5,7 +5,7 @@ from the connection's fields (no SQL Server here: the exact keyword arguments th
 mssql+pymssql dialect hands to ``pymssql.connect`` are recorded; a closed port gives the real
 driver's error); IDENT on
 PostgreSQL goes through PostgresHook against the real server and extracts a demo clinic; the
-state DSN comes from a postgres connection via PostgresHook and opens a real session.
+state DSN comes from a postgres connection (read as Airflow reads any) and opens a real session.
 """
 
 from __future__ import annotations

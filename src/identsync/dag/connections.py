@@ -1,10 +1,10 @@
 """Airflow Connections -> what the sync needs: an IDENT SQLAlchemy engine, a state DSN.
 
-Both go through Airflow's own providers, so operators manage every secret as a connection:
+Both come from Airflow connections, so operators manage every secret as a connection:
 IDENT on Microsoft SQL Server from the ``mssql`` connection's fields (driver pymssql, built by
 ``identsync.ident.connect``: host, ``HOST\INSTANCE``, port; extras such as ``tds_version``,
-``login_timeout``, ``timeout``, ``lock_timeout`` pass typed), the sync state through
-``PostgresHook``.
+``login_timeout``, ``timeout``, ``lock_timeout`` pass typed), the sync state from its
+``postgres`` connection.
 The demo and the tests read IDENT from SQLite (conn_type ``sqlite``, the file in ``host``) or
 PostgreSQL. Errors name the connection id, never a password.
 """
@@ -58,13 +58,15 @@ _LIBPQ_EXTRAS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "options", "conn
 def state_dsn(conn_id: str) -> str:
     """libpq DSN of the PostgreSQL that keeps the sync state, from a ``postgres`` connection.
 
-    The connection is read through PostgresHook (Airflow's own postgres provider), so
-    operators manage it, and its secret, like every other connection.
+    The connection is read as Airflow reads any connection (BaseHook.get_connection, what
+    PostgresHook.connection does too), so operators manage it, and its secret, like every
+    other connection; importing the postgres provider for that would cost every task process
+    about 0.05 s of CPU (psycopg 3 comes with it: bench/TASK_SETUP.md).
     """
     import psycopg2.extensions
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
+    from airflow.sdk import BaseHook
 
-    conn = PostgresHook(postgres_conn_id=conn_id).connection
+    conn = BaseHook.get_connection(conn_id)
     ctype = (conn.conn_type or "").lower()
     if ctype not in ("postgres", "postgresql"):
         raise ConnectionConfigError(f"connection {conn_id!r}: the sync state needs a postgres "
