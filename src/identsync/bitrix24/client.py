@@ -31,6 +31,7 @@ from typing import Any
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from identsync import cputime
 from identsync.bitrix24.address import WebhookAddress
 from identsync.bitrix24.batch import (
     BatchResult,
@@ -350,6 +351,7 @@ class Bitrix24Client:
 
     def _post(self, method: str, body: str, is_read: bool) -> tuple[int, Any]:
         failure: Bitrix24TransportError | None = None
+        cputime.mark("first_request")  # where a task's set-up ends (identsync.cputime)
         try:
             resp = self._session.post(
                 self._address.method_url(method),

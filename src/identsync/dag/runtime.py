@@ -7,14 +7,17 @@ Airflow and of heavy modules stay inside functions, so parsing the DAG file stay
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from identsync import cputime
 from identsync.config import SyncConfig
 from identsync.errors import Retry, retry_class, what_to_fix
 from identsync.settings import load_config
 
 F = TypeVar("F", bound=Callable[..., Any])
+_log = logging.getLogger("identsync.dag")
 
 
 def context() -> dict[str, Any]:
@@ -90,6 +93,7 @@ def fail_fast(fn: F) -> F:
     """
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = cputime.body_started()
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
@@ -99,6 +103,9 @@ def fail_fast(fn: F) -> F:
 
             raise AirflowFailException(
                 f"{type(exc).__name__}: {exc} -- not retried: {what_to_fix(exc)}") from None
+        finally:
+            # One line per task instance: the benchmark's CPU split (bench/cpu_split.py).
+            _log.info("%s", cputime.summary_line(started))
     return wrapper  # type: ignore[return-value]
 
 
