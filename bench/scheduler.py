@@ -246,6 +246,11 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
         with pgserver.scratch_schema(STATE_DB, "sched") as dsn:
             env = scenario_env(work / "airflow", emulator_url=emu.base_url, token=TOKEN,
                                ident_db=ident, state_dsn=dsn, plan=args.plan, config=config)
+            # As an installed package runs: pip compiles the modules at install, so a task
+            # process reads bytecode (this machine sets PYTHONDONTWRITEBYTECODE: every task
+            # process would compile ~60 of our modules, 0.03-0.04 s CPU: bench/TASK_SETUP.md).
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(VAR / "pycache")
             workers = args.workers if executor == "CeleryExecutor" else 0
             extra = {}
             if args.parallelism:  # an experiment: more task slots than the shipped defaults

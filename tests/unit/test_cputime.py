@@ -42,5 +42,5 @@ def test_the_split_names_ours_and_airflows_share_per_task_instance():
     out = split(lines, {"machine": 30.0, "emulator": 2.0, "postgres": 3.0, "bench": 1.0}, 12)
     assert out["per_ti_s"] == {"ours": 0.4, "airflow_task_process": 0.5,
                                "airflow_elsewhere": round((30 - 9 - 6) / 12, 3)}
-    assert out["setup_median_s"] == 0.15
+    assert out["setup_median_s"] == 0.05
     assert parse("something else") is None and split([], {}, 0) == {}
