@@ -273,10 +273,10 @@ def footnotes(cells: dict[tuple[str, str], Cell], args: argparse.Namespace) -> l
                      f"within {worst[0]:.0f}% of the measured time (worst: "
                      f"{worst[1].strategy} on {worst[1].workload}).")
     notes += [
-        "Peak RSS: resource.getrusage ru_maxrss of the process that did the sync: a bench/cell.py "
-        "child for (a), (b), (c) (interpreter and libraries included); for (d) the `airflow dags "
-        "test` process, which runs every task of the run in-process. * = from the zero-latency "
-        "run.",
+        "Peak RSS of the process that did the sync: a bench/cell.py child for (a), (b), (c) "
+        "(its own VmHWM, interpreter and libraries included); for (d) the `airflow dags test` "
+        "process (ru_maxrss of the child), which runs every task of the run in-process. * = "
+        "from the zero-latency run.",
         "(a) and (b) are models we wrote from the seed's description (bench/baselines.py), not "
         "the original code; they sync the same records through the same Bitrix24Client.",
         "Re-sync rows: the earlier sync ran first on a fresh portal with the same strategy (for "
