@@ -51,19 +51,23 @@ class BackfillBlocks:
                     VALUES (%s, %s, %s, %s, %s)
                     ON CONFLICT (pipeline, block_start, clear_number) DO NOTHING""",
                 (pipeline, start, int(clear_number), end, run_id))
-            cur.execute(f"SELECT run_id FROM {TABLE} WHERE pipeline = %s AND block_start = %s "
-                        "AND clear_number = %s", (pipeline, start, int(clear_number)))
-            return str(cur.fetchone()[0])
+            owner = _owner(cur, pipeline, start, clear_number)
+            assert owner is not None  # inserted above, or by the run that got there first
+            return owner
 
     def owner(self, pipeline: str, start: datetime, clear_number: int) -> str | None:
         """The run that claimed the block, if any (a later run waits for an earlier one)."""
         with self._tx() as cur:
-            cur.execute(f"SELECT run_id FROM {TABLE} WHERE pipeline = %s AND block_start = %s "
-                        "AND clear_number = %s", (pipeline, start, int(clear_number)))
-            row = cur.fetchone()
-        return None if row is None else str(row[0])
+            return _owner(cur, pipeline, start, clear_number)
 
     def purge_older_than(self, cutoff: datetime) -> int:
         with self._tx() as cur:
             cur.execute(f"DELETE FROM {TABLE} WHERE claimed_at < %s", (cutoff,))
             return cur.rowcount
+
+
+def _owner(cur, pipeline: str, start: datetime, clear_number: int) -> str | None:
+    cur.execute(f"SELECT run_id FROM {TABLE} WHERE pipeline = %s AND block_start = %s "
+                "AND clear_number = %s", (pipeline, start, int(clear_number)))
+    row = cur.fetchone()
+    return None if row is None else str(row[0])
