@@ -99,7 +99,7 @@ def _window(ctx: dict[str, Any], cfg: Any, state: Any, key: str):
             raise AirflowSkipException(
                 f"this backfill's run {owner} syncs the whole block {start} .. {end} UTC, "
                 f"which holds this run's interval: nothing left to do here")
-        end = _backfill_span(ctx, cfg, state, (start, end), now)
+        end = _backfill_span(ctx, cfg, state, (start, end), now, clear)
         window = Window(start, min(end, now), "backfill")
     state.store.put_chunks(key + "#window", [[window.to_dict()]])
     return window
@@ -120,7 +120,7 @@ def _earlier_owner(ctx: dict[str, Any], cfg: Any, state: Any,
 
 
 def _backfill_span(ctx: dict[str, Any], cfg: Any, state: Any, block: tuple[datetime, datetime],
-                   now: datetime) -> datetime:
+                   now: datetime, clear: int) -> datetime:
     """The end of this backfill run's window: its block and the blocks its backfill's later
     runs are queued for (``backfill_span_days`` ahead at most), claimed so those runs skip."""
     from identsync.dag.backfill import runs_pending
@@ -128,7 +128,6 @@ def _backfill_span(ctx: dict[str, Any], cfg: Any, state: Any, block: tuple[datet
 
     if cfg.backfill_span_days <= 0:
         return block[1]
-    clear = int(getattr(ctx["dag_run"], "clear_number", 0) or 0)
     pipeline, run_id = rt.pipeline(ctx), ctx["run_id"]
     end = backfill_span(
         block, hours=cfg.backfill_block_hours, tz=cfg.tz,
