@@ -34,11 +34,17 @@ def parse(event: str) -> dict[str, float] | None:
     return out
 
 
-def machine_busy_s() -> float:
-    """CPU-seconds the whole machine has been busy since boot (all CPUs)."""
+def proc_stat() -> tuple[int, int]:
+    """(all, idle) jiffies of the whole machine since boot, every CPU (idle + iowait)."""
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / TICK
+    return sum(fields), fields[3] + fields[4]
+
+
+def machine_busy_s() -> float:
+    """CPU-seconds the whole machine has been busy since boot (all CPUs)."""
+    total, idle = proc_stat()
+    return (total - idle) / TICK
 
 
 def process_s(pid: int, *, children: bool = False) -> float:

@@ -117,17 +117,10 @@ class CpuMeter:
     """Busy share of the machine's CPUs between two moments (/proc/stat), and load."""
 
     def __init__(self) -> None:
-        self.start = self._read()
-
-    @staticmethod
-    def _read() -> tuple[int, int]:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-        idle = fields[3] + fields[4]
-        return sum(fields), idle
+        self.start = cpu_split.proc_stat()
 
     def busy(self) -> float:
-        total, idle = self._read()
+        total, idle = cpu_split.proc_stat()
         d_total, d_idle = total - self.start[0], idle - self.start[1]
         return round(1 - d_idle / d_total, 3) if d_total else 0.0
 

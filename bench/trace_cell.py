@@ -8,7 +8,7 @@ Both run the cell as bench/run.py does (fresh portal and state, same child spec)
 measured step in a probe child instead of bench/cell.py:
 
 * memory: the (a)-(c) child's resident set after each phase (interpreter, bench.cell's
-  imports, the imports of run_in_process, load_config, the sync) and ru_maxrss at the end.
+  imports, the imports of run_in_process, load_config, the sync) and its peak (VmHWM).
   The sync's own share is the last step; the rest is imports.
 * cpu: user+sys CPU of the `airflow dags test` process, sampled from /proc every 50 ms and
   cut at the log's "[DAG TEST] starting" lines: before the first task (start-up and DAG
@@ -45,10 +45,12 @@ STATE_SCHEMA = "bench_trace"  # not bench_cell: a trace never clobbers a running
 
 # -- the probe children ----------------------------------------------------------------------
 
-def _rss_mb() -> int:
+def _rss_mb(field: str = "VmRSS") -> int:
+    """This process's resident set now (VmRSS) or at its peak (VmHWM). Not ru_maxrss: Linux
+    carries that across exec from the forked parent (self-contained, for older trees)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) // 1024
     return 0
 
@@ -71,7 +73,7 @@ def probe_memory(spec: dict[str, Any]) -> dict[str, Any]:
     out = cell.run_in_process(spec)
     phases.append(("sync", _rss_mb(), len(sys.modules)))
     return {**out, "phases": phases,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
+            "peak_mb": _rss_mb("VmHWM")}
 
 
 def _cpu_s(pid: int) -> float | None:
