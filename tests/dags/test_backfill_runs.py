@@ -80,3 +80,22 @@ def test_a_later_run_stops_waiting_after_the_timeout():
     assert wait_for_earlier(ctx, block, timedelta(days=7), lambda: None, timeout_s=0.3,
                             poll_s=0.05) is None
     assert (datetime.now() - t0).total_seconds() < 3
+
+
+def test_a_run_whose_block_is_taken_asks_nothing_about_the_other_runs():
+    # Every run of a */30 backfill after its first: the block's owner is known at once.
+    dag = _Dag("*/30 * * * *")
+    first = pendulum.datetime(2026, 11, 19, 23, tz="UTC")
+    mine = first + timedelta(days=1)
+    ti = _Ti({first, mine})
+    ctx = {"dag": dag, "ti": ti, "logical_date": mine}
+    owner = wait_for_earlier(ctx, (mine, mine + timedelta(days=1)), timedelta(days=7),
+                             lambda: "backfill__first", timeout_s=5, poll_s=0.01)
+    assert owner == "backfill__first" and ti.asked == []
+
+    # Not taken yet: the dates are worked out once, however many polls it takes.
+    answers = iter([None, None, None, "backfill__first"])
+    assert wait_for_earlier(ctx, (mine, mine + timedelta(days=1)), timedelta(days=7),
+                            lambda: next(answers), timeout_s=5, poll_s=0.01) == "backfill__first"
+    assert len(ti.asked) == 3 and all(asked == ti.asked[0] for asked in ti.asked)
+    assert len(ti.asked[0][0]) == 7 * 48  # a week of half hours before this run's block
