@@ -18,7 +18,8 @@ from typing import Any
 
 TICK = os.sysconf("SC_CLK_TCK")
 #: identsync.dag.cpu.summary_line's format.
-LINE = re.compile(r"^task cpu: (?P<pairs>(?:[a-z_]+ [0-9.]+ s(?:, )?)+)$")
+LINE = re.compile(r"^task cpu: (?P<pairs>(?:[a-z_]+ [0-9.]+ s(?:, )?)+)"
+                  r"(?:; modules preloaded: (?P<preloaded>yes|no))?$")
 OURS = ("dag_file", "setup", "work")
 AIRFLOW_IN_TASK = ("airflow_before",)  # after the body: in "elsewhere" (not in the line)
 
@@ -31,6 +32,8 @@ def parse(event: str) -> dict[str, float] | None:
     for pair in m.group("pairs").split(", "):
         name, value, _ = pair.split(" ")
         out[name] = float(value)
+    if m.group("preloaded"):
+        out["preloaded"] = 1.0 if m.group("preloaded") == "yes" else 0.0
     return out
 
 
@@ -125,5 +128,7 @@ def split(lines: list[dict[str, float]], meter: dict[str, float], task_instances
         "setup_median_s": round(median([x["setup"] for x in lines if x.get("setup")] or [0.0]),
                                 3),
         "task_lines": n, "task_instances": task_instances,
+        # Task processes that found the sync's modules imported by their parent.
+        "preloaded_share": round(mean("preloaded"), 3),
         "machine_s": meter,
     }

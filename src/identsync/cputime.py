@@ -12,8 +12,10 @@ the body (XCom, reporting back) is Airflow's and is not in the line.
 from __future__ import annotations
 
 import resource
+import sys
 
 _marks: dict[str, float] = {}
+_preloaded: list[bool] = []
 
 
 def process_cpu() -> float:
@@ -25,6 +27,8 @@ def mark(name: str) -> None:
     """Remember the CPU spent so far under ``name`` (the first time only)."""
     if name not in _marks:
         _marks[name] = process_cpu()
+        if name == "dag_file_start":
+            _preloaded[:] = ["identsync.dag.tasks" in sys.modules]
 
 
 def body_started() -> float:
@@ -42,4 +46,7 @@ def summary_line(body_start: float) -> str:
     setup = first - body_start if first is not None and first >= body_start else 0.0
     parts = {"airflow_before": max(0.0, body_start - dag_file), "dag_file": dag_file,
              "setup": setup, "work": end - body_start - setup, "process": end}
-    return "task cpu: " + ", ".join(f"{k} {v:.3f} s" for k, v in parts.items())
+    line = "task cpu: " + ", ".join(f"{k} {v:.3f} s" for k, v in parts.items())
+    if _preloaded:
+        line += "; modules preloaded: " + ("yes" if _preloaded[0] else "no")
+    return line

@@ -175,8 +175,9 @@ def test_dag_parses_plugin_and_connection_type_registered(deployment):
     assert "ident_to_bitrix24_branch_1" in dags, dags
     plugins = json.loads(sh(bin_(deployment, "airflow"), "plugins", "-o", "json",
                             env=env).stdout)
-    assert [p["name"] for p in plugins] == ["identsync_ui"]  # once, from the package
-    assert plugins[0]["source"].startswith("identsync==")
+    # Each once, from the package: the health page and the warm start of task processes.
+    assert sorted(p["name"] for p in plugins) == ["identsync_preload", "identsync_ui"]
+    assert all(p["source"].startswith("identsync==") for p in plugins), plugins
     providers = sh(bin_(deployment, "airflow"), "providers", "hooks", "-o", "json",
                    env=env).stdout
     assert "bitrix24" in providers and "identsync.hooks.bitrix24.Bitrix24Hook" in providers

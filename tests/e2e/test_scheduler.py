@@ -238,6 +238,20 @@ def test_the_token_is_in_no_log_xcom_or_rendered_field(synced: SimpleNamespace) 
     assert token_leaks(stack, TOKEN) == []
 
 
+def test_every_task_process_finds_the_sync_imported_by_its_worker(
+        synced: SimpleNamespace) -> None:
+    """identsync.preload: the scheduler loads the plugin before it forks its LocalExecutor
+    workers, so no task process imports the sync again (each says so in its `task cpu:`
+    line; off, the DAG file costs ~0.2-0.4 s CPU per task instance: bench/README.md)."""
+    said = Counter()
+    for path in (synced.stack.home / "logs").rglob("attempt=*.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            event = json.loads(line).get("event", "") if line.startswith("{") else ""
+            if event.startswith("task cpu:"):
+                said[event.partition("modules preloaded: ")[2] or "not said"] += 1
+    assert said["yes"] > 20 and set(said) == {"yes"}, said
+
+
 @pytest.mark.parametrize(("task_id", "map_index"), TASKS)
 def test_clearing_one_task_of_a_finished_run_succeeds_and_writes_nothing(
         synced: SimpleNamespace, task_id: str, map_index: int | None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from bench.cpu_split import parse, split
 from identsync import cputime
 
@@ -21,10 +23,12 @@ def test_the_line_splits_the_process_cpu_and_the_bench_reads_it():
     _burn()
     got = parse(cputime.summary_line(start))
     assert got is not None and set(got) == {"airflow_before", "dag_file", "setup", "work",
-                                            "process"}
+                                            "process", "preloaded"}
     assert got["dag_file"] > 0 and got["setup"] > 0 and got["work"] > 0
     total = got["airflow_before"] + got["dag_file"] + got["setup"] + got["work"]
     assert abs(total - got["process"]) < 0.01
+    # The tests import identsync.dag.tasks before the mark: as a warmed parent would.
+    assert got["preloaded"] == (1.0 if "identsync.dag.tasks" in sys.modules else 0.0)
 
 
 def test_a_body_without_a_request_is_all_work_and_marks_reset_per_body():
@@ -44,3 +48,11 @@ def test_the_split_names_ours_and_airflows_share_per_task_instance():
                                "airflow_elsewhere": round((30 - 9 - 6) / 12, 3)}
     assert out["setup_median_s"] == 0.05
     assert parse("something else") is None and split([], {}, 0) == {}
+    assert out["preloaded_share"] == 0.0
+
+
+def test_the_line_says_whether_the_parent_had_imported_the_sync():
+    assert parse("task cpu: dag_file 0.010 s, process 0.5 s; modules preloaded: yes") == {
+        "dag_file": 0.01, "process": 0.5, "preloaded": 1.0}
+    assert parse("task cpu: dag_file 0.200 s; modules preloaded: no")["preloaded"] == 0.0
+    assert parse("task cpu: dag_file 0.200 s; modules preloaded: maybe") is None

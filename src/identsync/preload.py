@@ -1,0 +1,81 @@
+"""Airflow plugin: import the sync's modules once in the processes that fork task processes.
+
+On Linux an Airflow 3 task process is a bare ``os.fork()`` of its supervisor: a LocalExecutor
+worker (itself forked from the scheduler) or a Celery worker's pool process. What the parent
+has imported, every task process has for free (copy-on-write pages); the rest each task
+process imports again. Airflow loads its plugins in those parents, so this plugin's
+``on_load`` imports there what the DAG file and the task bodies need: the Bitrix24 client and
+requests, the configuration model, the sync's steps, psycopg2, Airflow's ``@task`` decorators.
+Each task process then parses the DAG file without importing them (0.19 s of CPU per task
+instance before, measured in ``make bench``; ``bench/README.md``).
+
+A module that fails to import here is left alone: the task process imports it itself and
+reports the error where it belongs, in the task's log. ``IDENTSYNC_PRELOAD=0`` in a
+component's environment turns the warm start off there (the benchmark compares both).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from airflow.plugins_manager import AirflowPlugin
+
+#: What a task process of the sync imports after Airflow's task runner: the DAG file's own
+#: imports, then the task bodies' (they import lazily, so a process pays only for its task).
+MODULES = (
+    "requests",
+    "psycopg2",
+    "psycopg2.extensions",
+    "airflow.providers.standard.decorators.python",
+    "airflow.sdk.definitions.decorators.task_group",
+    "identsync.settings",
+    "identsync.config",
+    "identsync.dag.alerts",
+    "identsync.dag.tasks",
+    "identsync.dag.backfill",
+    "identsync.dag.connections",
+    "identsync.hooks.bitrix24",
+    "identsync.bitrix24.client",
+    "identsync.records",
+    "identsync.state",
+    "identsync.sync.chunking",
+    "identsync.sync.deleted",
+    "identsync.sync.preflight",
+    "identsync.sync.protocol",
+    "identsync.sync.run",
+    "identsync.sync.summary",
+    "identsync.sync.window",
+    "identsync.ident.connect",
+    "identsync.ident.extract",
+)
+
+
+def warm(modules: tuple[str, ...] = MODULES) -> list[str]:
+    """Import ``modules``; the names that failed to import."""
+    failed = []
+    for name in modules:
+        if name in sys.modules:
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception:  # the task process imports it again and logs why it fails
+            failed.append(name)
+    return failed
+
+
+def warm_start() -> bool:
+    """Whether this process found the sync's modules already imported (by its parent)."""
+    return "identsync.dag.tasks" in sys.modules
+
+
+class IdentSyncPreload(AirflowPlugin):
+    name = "identsync_preload"
+
+    @classmethod
+    def on_load(cls, *args, **kwargs):
+        # A process that has parsed the DAG file already (a task process loads plugins after
+        # it) imports only what its own task needs, as the task bodies' lazy imports intend.
+        if os.environ.get("IDENTSYNC_PRELOAD", "1") != "0" and not warm_start():
+            warm()

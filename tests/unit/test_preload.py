@@ -1,0 +1,57 @@
+"""The warm start (identsync.preload): the plugin imports the sync's modules in a process that
+will fork task processes, nothing in a process that has parsed the DAG file already, nothing
+when turned off; a module that fails to import is left to the task. Each case runs in a fresh
+interpreter, as an Airflow component starts. The scheduler test checks the task processes of
+a real LocalExecutor find the modules imported (tests/e2e/test_scheduler.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from identsync import preload
+
+PROBE = """
+import json, sys
+{before}
+from identsync.preload import IdentSyncPreload
+IdentSyncPreload.on_load()
+print(json.dumps({{m: m in sys.modules for m in {names!r}}}))
+"""
+NAMES = ["identsync.dag.tasks", "identsync.sync.protocol", "identsync.hooks.bitrix24",
+         "requests", "psycopg2"]
+
+
+def _probe(before: str = "", **env: str) -> dict[str, bool]:
+    out = subprocess.run([sys.executable, "-c", PROBE.format(before=before, names=NAMES)],
+                         env={**os.environ, **env}, capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_a_component_that_loads_plugins_gets_every_module_a_task_imports():
+    assert _probe() == dict.fromkeys(NAMES, True)
+
+
+def test_a_task_process_that_parsed_the_dag_imports_only_what_its_task_needs():
+    # The DAG file imports identsync.dag.tasks before Airflow loads plugins in a task process.
+    got = _probe(before="import identsync.dag.tasks")
+    assert got["identsync.dag.tasks"] and not got["identsync.sync.protocol"]
+    assert not got["identsync.hooks.bitrix24"]
+
+
+def test_turned_off_it_imports_nothing():
+    got = _probe(IDENTSYNC_PRELOAD="0")
+    assert not any(got[m] for m in NAMES if m.startswith("identsync.")), got
+
+
+def test_a_module_that_fails_to_import_is_named_and_the_rest_still_load():
+    assert preload.warm(("identsync.no_such_module", "identsync.sync.window")) == [
+        "identsync.no_such_module"]
+    assert "identsync.sync.window" in sys.modules
+
+
+def test_every_module_named_exists():
+    assert preload.warm() == []
