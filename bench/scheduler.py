@@ -55,6 +55,7 @@ from tools.airflow_stack import (
     utcnow,
     worker_concurrency,
 )
+from tools.airflow_stack.settings import SERIAL_SLOTS
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "bench" / "var" / "scheduler"
@@ -250,8 +251,15 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
                 extra = {k: str(args.parallelism) for k in (
                     "AIRFLOW__CORE__PARALLELISM", "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG",
                     "AIRFLOW__CELERY__WORKER_CONCURRENCY")}
+            if args.pool_slots and not args.parallelism:  # the pool's room, as shipped
+                room = args.pool_slots + SERIAL_SLOTS + (
+                    args.pool_slots if executor == "CeleryExecutor" else 0)
+                extra = {k: str(room) for k in (
+                    "AIRFLOW__CORE__PARALLELISM", "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG",
+                    "AIRFLOW__CELERY__WORKER_CONCURRENCY")}
+            extra.update(item.split("=", 1) for item in args.airflow_setting)
             with AirflowStack(work / "airflow", env, executor=executor, workers=workers,
-                              plan=args.plan, extra=extra,
+                              plan=args.plan, extra=extra, slots=args.pool_slots,
                               concurrency=args.parallelism or None) as stack:
                 stack.wait_dag(DAG_ID)
                 stack.unpause(DAG_ID)
@@ -303,10 +311,12 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
         "receptions": args.receptions, "days": args.days,
         "latency_ms": args.latency_ms,
         "pool_slots": stack.pool_slots,
-        "parallelism": args.parallelism or parallelism(args.plan, executor),
+        "parallelism": int(extra.get("AIRFLOW__CORE__PARALLELISM")
+                           or parallelism(args.plan, executor)),
         "worker_concurrency": (args.parallelism or worker_concurrency(args.plan))
         if workers else None,
         "max_active_runs": max_runs,
+        "airflow_settings": dict(item.split("=", 1) for item in args.airflow_setting),
         "responses_503": int(stats["by_status"].get("503", 0)),
         "http_requests": int(stats["http_requests"]),
         "by_status": stats["by_status"],
@@ -370,7 +380,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "worker concurrency (default: the shipped settings of the plan)")
     ap.add_argument("--one-run", action="store_true",
                     help="one manual run over the days instead of a backfill")
+    ap.add_argument("--pool-slots", type=int, default=None,
+                    help="an experiment: another size of the bitrix24 pool (parallelism and "
+                         "worker concurrency follow, as shipped: pool + 2, Celery + pool)")
+    ap.add_argument("--airflow-setting", action="append", default=[], metavar="VAR=VALUE",
+                    help="an experiment: one more AIRFLOW__... variable on top of the shipped "
+                         "settings (repeatable), e.g. AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=5")
     args = ap.parse_args(argv)
+    for item in args.airflow_setting:
+        if "=" not in item or not item.startswith("AIRFLOW__"):
+            ap.error(f"--airflow-setting {item!r}: expected AIRFLOW__SECTION__KEY=VALUE")
     result = run_cell(args)
     print(json.dumps(result, default=str), flush=True)
     return 0 if result["runs_failed"] == 0 and result["deals_duplicated"] == 0 else 1

@@ -58,7 +58,8 @@ class AirflowStack(MetadataReader):
     def __init__(self, home: Path, env: Mapping[str, str], *, executor: str = "LocalExecutor",
                  workers: int = 2, plan: str = "standard", pool: str = "bitrix24",
                  concurrency: int | None = None, redis_db: int | None = None,
-                 extra: Mapping[str, str] | None = None, name: str = "af_stack") -> None:
+                 extra: Mapping[str, str] | None = None, name: str = "af_stack",
+                 slots: int | None = None) -> None:
         if executor not in ("LocalExecutor", "CeleryExecutor"):
             raise ValueError(f"executor {executor!r}: LocalExecutor or CeleryExecutor")
         self.home = Path(home)
@@ -66,7 +67,7 @@ class AirflowStack(MetadataReader):
         self.workers = workers if executor == "CeleryExecutor" else 0
         self.plan = plan
         self.pool = pool
-        self.pool_slots = pool_slots(plan)
+        self.pool_slots = slots or pool_slots(plan)  # slots: an experiment's other size
         self.concurrency = concurrency or worker_concurrency(plan)
         self.db_name = f"{name}_{uuid.uuid4().hex[:8]}"
         self.redis_db = redis_db
