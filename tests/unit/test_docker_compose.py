@@ -22,6 +22,8 @@ from identsync.config import POOL_SLOTS, SyncConfig
 from tools.airflow_stack import (
     HEARTBEAT_DETECTION_S,
     HEARTBEAT_TIMEOUT_S,
+    MAX_FAILED_HEARTBEATS,
+    MIN_HEARTBEAT_INTERVAL_S,
     VISIBILITY_TIMEOUT_S,
     deployment_settings,
     pool_slots,
@@ -331,10 +333,17 @@ def test_airflow_settings_are_the_ones_the_celery_tests_run_with(
 
 
 def test_a_dead_worker_is_noticed_well_within_two_minutes() -> None:
-    # The supervisor heartbeats every [workers] min_heartbeat_interval (default 5 s): at
-    # least three beats must be missed before a live task is declared dead.
-    assert 3 * 5 <= HEARTBEAT_TIMEOUT_S
+    # The supervisor heartbeats every [workers] min_heartbeat_interval: at least three beats
+    # must be missed before a live task is declared dead.
+    assert 3 * MIN_HEARTBEAT_INTERVAL_S <= HEARTBEAT_TIMEOUT_S
     assert HEARTBEAT_TIMEOUT_S + HEARTBEAT_DETECTION_S <= 60
+
+
+def test_a_task_outlives_an_api_server_outage_as_long_as_with_airflows_defaults() -> None:
+    # Airflow's defaults: 3 failed heartbeats, 5 s apart. A faster heartbeat must not make a
+    # task kill itself sooner when the API server is briefly unreachable.
+    assert MAX_FAILED_HEARTBEATS * MIN_HEARTBEAT_INTERVAL_S >= 3 * 5
+    assert MAX_FAILED_HEARTBEATS * MIN_HEARTBEAT_INTERVAL_S < HEARTBEAT_TIMEOUT_S
 
 
 def test_visibility_timeout_outlasts_any_task(cfg: SyncConfig) -> None:

@@ -39,6 +39,8 @@ from tools.airflow_stack.scenario import (
 from tools.airflow_stack.settings import (
     HEARTBEAT_DETECTION_S,
     HEARTBEAT_TIMEOUT_S,
+    MAX_FAILED_HEARTBEATS,
+    MIN_HEARTBEAT_INTERVAL_S,
     VISIBILITY_TIMEOUT_S,
     deployment_settings,
     parallelism,
@@ -49,7 +51,8 @@ from tools.airflow_stack.settings import (
 from tools.airflow_stack.stack import AirflowStack
 
 __all__ = [
-    "BRANCH_ID", "BRANCH_NAME", "HEARTBEAT_DETECTION_S", "HEARTBEAT_TIMEOUT_S", "PHASES",
+    "BRANCH_ID", "BRANCH_NAME", "HEARTBEAT_DETECTION_S", "HEARTBEAT_TIMEOUT_S",
+    "MAX_FAILED_HEARTBEATS", "MIN_HEARTBEAT_INTERVAL_S", "PHASES",
     "TIMEZONE", "VISIBILITY_TIMEOUT_S", "AirflowStack", "KillRecord", "StackError", "TaskPhases",
     "TaskRow", "clean_env", "clinic_midnight", "deployment_settings", "expected_records",
     "free_port", "make_clinic", "parallelism", "percentile", "phase_summary", "pool_slots",

@@ -17,9 +17,22 @@ BIN = Path(sys.executable).parent
 
 #: [scheduler] task_instance_heartbeat_timeout. Airflow's default (300 s) lets a task whose
 #: worker died sit "running" for 5 minutes before its retry is even scheduled. The task's
-#: supervisor heartbeats every [workers] min_heartbeat_interval (5 s), so 30 s means six
-#: heartbeats in a row were missed: a dead worker, not a slow API server.
+#: supervisor heartbeats every [workers] min_heartbeat_interval (1 s, below), so 30 s means
+#: thirty heartbeats in a row were missed: a dead worker, not a slow API server.
 HEARTBEAT_TIMEOUT_S = 30
+#: [workers] min_heartbeat_interval (default 5 s). It is also how long Airflow 3.3.2's task
+#: supervisor sleeps when its task process has closed its sockets but cannot be reaped yet: its
+#: loop then waits the whole interval on nothing. Here a quarter to a half of all task
+#: processes hit that race (the kernel closes a process's files before it becomes reapable;
+#: 93 of 200 forks in a plain Python test), so each held its executor slot 5 s after its task
+#: ended: in the `*/30` backfill 61 of its 215 task instances reached the API server 5 s late
+#: (20,433 receptions/h; with 1 s: 28,264/h, `bench/README.md`). With 1 s the wait is 1 s at
+#: most; the price, a heartbeat per second per running task (ours run 1-3 s), did not show in
+#: the API server's CPU.
+MIN_HEARTBEAT_INTERVAL_S = 1
+#: [workers] max_failed_heartbeats (default 3): failed heartbeats in a row before a task kills
+#: itself. 15 at 1 s keeps the tolerance of an unreachable API server of the defaults (3 x 5 s).
+MAX_FAILED_HEARTBEATS = 15
 #: [scheduler] task_instance_heartbeat_timeout_detection_interval (default 10 s): how often the
 #: scheduler looks for such tasks. Detection after a kill: at most timeout + this = 40 s.
 HEARTBEAT_DETECTION_S = 10
@@ -82,6 +95,8 @@ def deployment_settings(plan: str, executor: str = "CeleryExecutor") -> dict[str
         # default (16) becomes.
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(parallelism(plan, executor)),
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),
+        "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": str(MIN_HEARTBEAT_INTERVAL_S),
+        "AIRFLOW__WORKERS__MAX_FAILED_HEARTBEATS": str(MAX_FAILED_HEARTBEATS),
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL":
             str(HEARTBEAT_DETECTION_S),
     }
