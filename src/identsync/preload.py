@@ -1,13 +1,17 @@
 """Airflow plugin: import the sync's modules once in the processes that fork task processes.
 
 On Linux an Airflow 3 task process is a bare ``os.fork()`` of its supervisor: a LocalExecutor
-worker (itself forked from the scheduler) or a Celery worker's pool process. What the parent
-has imported, every task process has for free (copy-on-write pages); the rest each task
-process imports again. Airflow loads its plugins in those parents, so this plugin's
-``on_load`` imports there what the DAG file and the task bodies need: the Bitrix24 client and
-requests, the configuration model, the sync's steps, psycopg2, Airflow's ``@task`` decorators.
-Each task process then parses the DAG file without importing them (0.19 s of CPU per task
-instance before, measured in ``make bench``; ``bench/README.md``).
+worker (itself forked from the scheduler) or a Celery worker's pool process (forked from the
+worker's main process). What the parent has imported, every task process has for free
+(copy-on-write pages); the rest each task process imports again. This plugin's ``on_load``
+imports what the DAG file and the task bodies need: the Bitrix24 client and requests, the
+configuration model, the sync's steps, psycopg2, Airflow's ``@task`` decorators. Each task
+process then parses the DAG file without importing them (0.34-0.41 s of CPU per task instance
+before, 0.02 s after, measured with the scheduler; ``bench/README.md``).
+
+The scheduler loads Airflow's plugins before it forks its LocalExecutor workers. A Celery
+worker loads none: ``CELERY_CONFIG`` (``[celery] celery_config_options``) has it import
+``identsync.celery_worker`` at start, which loads them there (``warm_worker``).
 
 A module that fails to import here is left alone: the task process imports it itself and
 reports the error where it belongs, in the task's log. ``IDENTSYNC_PRELOAD=0`` in a
@@ -63,6 +67,22 @@ def warm(modules: tuple[str, ...] = MODULES) -> list[str]:
         except Exception:  # the task process imports it again and logs why it fails
             failed.append(name)
     return failed
+
+
+def warm_worker() -> None:
+    """Load Airflow's plugins in this process as a task process would (the health page's,
+    this one, which imports the sync): processes forked from it find them loaded."""
+    if os.environ.get("IDENTSYNC_PRELOAD", "1") == "0":
+        return
+    from airflow.sdk.plugins_manager import integrate_macros_plugins
+
+    integrate_macros_plugins()
+
+
+#: ``[celery] celery_config_options``: Airflow's Celery settings stay as they are (the provider
+#: applies these on top of them); the worker imports one more module when it starts, before it
+#: forks its pool.
+CELERY_CONFIG = {"imports": ("identsync.celery_worker",)}
 
 
 def warm_start() -> bool:

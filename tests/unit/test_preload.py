@@ -55,3 +55,26 @@ def test_a_module_that_fails_to_import_is_named_and_the_rest_still_load():
 
 def test_every_module_named_exists():
     assert preload.warm() == []
+
+
+def test_a_celery_worker_loads_the_plugins_before_it_forks_its_pool():
+    # Celery imports identsync.celery_worker in the worker's main process (CELERY_CONFIG).
+    got = json.loads(subprocess.run(
+        [sys.executable, "-c", "import json, sys\nimport identsync.celery_worker\n"
+         "from airflow.sdk.plugins_manager import _get_plugins\n"
+         "print(json.dumps({'tasks': 'identsync.dag.tasks' in sys.modules, "
+         "'page': 'identsync.ui.plugin' in sys.modules, "
+         "'cached': _get_plugins.cache_info().currsize}))"],
+        capture_output=True, text=True, timeout=120, check=True).stdout.strip().splitlines()[-1])
+    assert got == {"tasks": True, "page": True, "cached": 1}
+
+
+def test_the_celery_configuration_only_adds_the_module_to_airflows(monkeypatch):
+    from airflow.providers.celery.executors import celery_executor_utils
+
+    from tools.airflow_stack.settings import CELERY_CONFIG_OPTIONS
+
+    monkeypatch.setenv("AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS", CELERY_CONFIG_OPTIONS)
+    app = celery_executor_utils.create_celery_app(celery_executor_utils.conf)
+    assert tuple(app.conf.imports) == ("identsync.celery_worker",)
+    assert app.conf.broker_url and app.conf.task_acks_late  # Airflow's own settings kept

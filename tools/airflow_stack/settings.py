@@ -30,6 +30,9 @@ HEARTBEAT_TIMEOUT_S = 30
 #: most; the price, a heartbeat per second per running task (ours run 1-3 s), did not show in
 #: the API server's CPU.
 MIN_HEARTBEAT_INTERVAL_S = 1
+#: [celery] celery_config_options: Airflow's Celery settings plus one module the worker imports
+#: at start (identsync.preload).
+CELERY_CONFIG_OPTIONS = "identsync.preload.CELERY_CONFIG"
 #: [workers] max_failed_heartbeats (default 3): failed heartbeats in a row before a task kills
 #: itself. 15 at 1 s keeps the tolerance of an unreachable API server of the defaults (3 x 5 s).
 MAX_FAILED_HEARTBEATS = 15
@@ -109,6 +112,9 @@ def deployment_settings(plan: str, executor: str = "CeleryExecutor") -> dict[str
             # worker reserves no task it cannot start at once).
             "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
             "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
+            # The worker loads Airflow's plugins before it forks its pool, as the scheduler
+            # does for LocalExecutor: task processes start warm (identsync.preload).
+            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": CELERY_CONFIG_OPTIONS,
         })
     return env
 
