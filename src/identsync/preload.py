@@ -90,12 +90,20 @@ def warm_start() -> bool:
     return "identsync.dag.tasks" in sys.modules
 
 
+def _in_task_process() -> bool:
+    """A task process talks to its supervisor through the task runner's comms."""
+    runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
+    return getattr(runner, "SUPERVISOR_COMMS", None) is not None
+
+
 class IdentSyncPreload(AirflowPlugin):
     name = "identsync_preload"
 
     @classmethod
     def on_load(cls, *args, **kwargs):
-        # A process that has parsed the DAG file already (a task process loads plugins after
-        # it) imports only what its own task needs, as the task bodies' lazy imports intend.
-        if os.environ.get("IDENTSYNC_PRELOAD", "1") != "0" and not warm_start():
-            warm()
+        # A task process imports only what its own task needs (the task bodies import lazily),
+        # whether or not it has parsed the DAG file yet: only its parents are warmed.
+        if os.environ.get("IDENTSYNC_PRELOAD", "1") == "0" or warm_start() \
+                or _in_task_process():
+            return
+        warm()

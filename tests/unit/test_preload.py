@@ -42,6 +42,12 @@ def test_a_task_process_that_parsed_the_dag_imports_only_what_its_task_needs():
     assert not got["identsync.hooks.bitrix24"]
 
 
+def test_a_task_process_that_loads_plugins_before_the_dag_imports_nothing_more():
+    got = _probe(before="import airflow.sdk.execution_time.task_runner as r\n"
+                        "r.SUPERVISOR_COMMS = object()")
+    assert not any(got[m] for m in NAMES if m.startswith("identsync.")), got
+
+
 def test_turned_off_it_imports_nothing():
     got = _probe(IDENTSYNC_PRELOAD="0")
     assert not any(got[m] for m in NAMES if m.startswith("identsync.")), got
