@@ -92,6 +92,25 @@ def test_group_over_fifty_is_split_in_order_and_reported() -> None:
     assert split_phones(chunks) == {"+74950000000"}
 
 
+def test_a_group_fills_an_earlier_chunk_that_has_room() -> None:
+    # Families of 30, 30, 20, 20 records: two full chunks, not three.
+    sizes = [30, 30, 20, 20]
+    records, rid = [], 1
+    for g, n in enumerate(sizes):
+        records += [rec(rid + k, f"+7916{g:07d}") for k in range(n)]
+        rid += n
+    chunks = make_chunks(records, 50)
+    assert [len(c) for c in chunks] == [50, 50]
+    assert [sorted({r.phone for r in c}) for c in chunks] == [
+        ["+79160000000", "+79160000002"], ["+79160000001", "+79160000003"]]
+
+
+def test_a_split_groups_last_chunk_takes_no_other_phone() -> None:
+    records = [rec(i, "+74950000000") for i in range(1, 61)] + [rec(100, "+74950000001")]
+    chunks = make_chunks(records, 50)
+    assert [len(c) for c in chunks] == [50, 10, 1]
+
+
 def test_numeric_ident_order() -> None:
     chunks = make_chunks([rec(1000, "+1"), rec(999, "+2"), rec(5, "+3", branch=2)], 50)
     assert [r.ident_id for r in chunks[0]] == ["F1_999", "F1_1000", "F2_5"]

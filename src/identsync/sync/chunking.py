@@ -5,9 +5,9 @@ create the same contact.
 
 Rules:
 * Records are grouped by phone; each group is sorted by ident id (numerically: F1_999 before
-  F1_1000) and groups are ordered by their first ident id. Groups are packed greedily, in that
-  order, into chunks of at most ``size`` records; a group that does not fit in the current
-  chunk starts a new one. Each chunk is finally sorted by ident id.
+  F1_1000) and groups are ordered by their first ident id. Groups are packed in that order
+  into chunks of at most ``size`` records, each into the first chunk with room for all of it
+  (a new chunk if none has). Each chunk is finally sorted by ident id.
 * A group larger than ``size`` but at most ``MAX_CHUNK`` (50, the Bitrix24 batch limit) gets a
   chunk of its own, bigger than ``size``: it is never split.
 * A group larger than ``MAX_CHUNK`` (one phone on more than 50 receptions in one run, e.g. a
@@ -51,21 +51,24 @@ def make_chunks(records: Iterable[SyncRecord], size: int) -> list[list[SyncRecor
     ordered = sorted((sorted(g, key=_key) for g in groups.values()), key=lambda g: _key(g[0]))
 
     chunks: list[list[SyncRecord]] = []
-    current: list[SyncRecord] = []
+    room: list[int] = []  # places left in each chunk; 0 for one that takes nothing more
     for group in ordered:
         if len(group) > size:
-            if current:
-                chunks.append(current)
-                current = []
             for i in range(0, len(group), MAX_CHUNK):
                 chunks.append(group[i:i + MAX_CHUNK])
+                room.append(0)
             continue
-        if len(current) + len(group) > size:
-            chunks.append(current)
-            current = []
-        current.extend(group)
-    if current:
-        chunks.append(current)
+        # First fit: starting a new chunk whenever the last one was too small left one chunk
+        # in ten part-empty (110 chunks for the benchmark's 5,000 receptions, 100 this way),
+        # and every chunk costs three task instances.
+        for i, free in enumerate(room):
+            if free >= len(group):
+                chunks[i].extend(group)
+                room[i] -= len(group)
+                break
+        else:
+            chunks.append(list(group))
+            room.append(size - len(group))
     return [sorted(c, key=_key) for c in chunks]
 
 
