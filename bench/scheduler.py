@@ -42,6 +42,7 @@ from identsync.bitrix24.ratelimit import PLANS
 from identsync.config import SyncConfig
 from tools import pgserver
 from tools.airflow_stack import (
+    BACKFILL_MAX_ACTIVE_RUNS,
     TIMEZONE,
     AirflowStack,
     clinic_midnight,
@@ -280,8 +281,7 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
                     runs = stack.wait_finished(DAG_ID, run_ids=[run_id], timeout=args.timeout,
                                                every=5)
                 else:
-                    max_runs = args.max_active_runs or min(n_runs,
-                                                           parallelism(args.plan, executor))
+                    max_runs = args.max_active_runs or min(n_runs, BACKFILL_MAX_ACTIVE_RUNS)
                     backfill_id = stack.backfill(DAG_ID, from_date, to_date,
                                                  max_active_runs=max_runs)
                     runs = stack.wait_finished(DAG_ID, backfill_id=backfill_id,
@@ -373,7 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--latency-ms", type=float, default=500.0)
     ap.add_argument("--schedule", default=DAILY, help="cron of the DAG's intervals")
     ap.add_argument("--max-active-runs", type=int, default=None,
-                    help="of the backfill (default: runs, at most the parallelism)")
+                    help="of the backfill (default: what README recommends, "
+                         f"{BACKFILL_MAX_ACTIVE_RUNS}, or the number of runs if fewer)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds for the backfill")
     ap.add_argument("--parallelism", type=int, default=None,
                     help="override [core] parallelism, max_active_tasks_per_dag and the Celery "

@@ -37,6 +37,7 @@ from tools.airflow_stack.scenario import (
     scenario_env,
 )
 from tools.airflow_stack.settings import (
+    BACKFILL_MAX_ACTIVE_RUNS,
     HEARTBEAT_DETECTION_S,
     HEARTBEAT_TIMEOUT_S,
     MAX_FAILED_HEARTBEATS,
@@ -51,7 +52,7 @@ from tools.airflow_stack.settings import (
 from tools.airflow_stack.stack import AirflowStack
 
 __all__ = [
-    "BRANCH_ID", "BRANCH_NAME", "HEARTBEAT_DETECTION_S", "HEARTBEAT_TIMEOUT_S",
+    "BACKFILL_MAX_ACTIVE_RUNS", "BRANCH_ID", "BRANCH_NAME", "HEARTBEAT_DETECTION_S", "HEARTBEAT_TIMEOUT_S",
     "MAX_FAILED_HEARTBEATS", "MIN_HEARTBEAT_INTERVAL_S", "PHASES",
     "TIMEZONE", "VISIBILITY_TIMEOUT_S", "AirflowStack", "KillRecord", "StackError", "TaskPhases",
     "TaskRow", "clean_env", "clinic_midnight", "deployment_settings", "expected_records",
