@@ -45,6 +45,7 @@ for dag in bag.dags.values():
         "tags": sorted(dag.tags),
         "retries": {t.task_id: t.retries for t in dag.tasks},
         "pools": {t.task_id: t.pool for t in dag.tasks},
+        "multiple_outputs": {t.task_id: t.multiple_outputs for t in dag.tasks},
         "max_active_runs": dag.max_active_runs,
         "timetable": type(dag.timetable).__name__,
         "params": sorted(dag.params.keys()),
@@ -105,6 +106,12 @@ def test_wiring_retries_pools_and_schedule(bag):
         assert dag["timetable"] == "CronDataIntervalTimetable"
         assert {"date_from", "date_to", "dry_run", "full_check"} <= set(dag["params"])
         assert "ident" in dag["tags"] and "bitrix24" in dag["tags"]
+
+
+def test_each_task_instance_stores_one_xcom(bag):
+    # The bodies return dicts; an inferred multiple_outputs would store each key again.
+    for dag in bag["dags"].values():
+        assert set(dag["multiple_outputs"].values()) == {False}, dag["multiple_outputs"]
 
 
 def test_bad_config_fails_import_naming_the_key(tmp_path):

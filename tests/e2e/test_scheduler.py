@@ -252,6 +252,13 @@ def test_every_task_process_finds_the_sync_imported_by_its_worker(
     assert said["yes"] > 20 and set(said) == {"yes"}, said
 
 
+def test_each_task_instance_left_one_xcom(synced: SimpleNamespace) -> None:
+    # Not one per key of its result as well (an inferred multiple_outputs): fewer API calls,
+    # and the run's data is not stored twice.
+    keys = synced.stack.query("SELECT key, count(*) FROM xcom GROUP BY key")
+    assert [k for k, _ in keys] == ["return_value"], keys
+
+
 @pytest.mark.parametrize(("task_id", "map_index"), TASKS)
 def test_clearing_one_task_of_a_finished_run_succeeds_and_writes_nothing(
         synced: SimpleNamespace, task_id: str, map_index: int | None) -> None:
