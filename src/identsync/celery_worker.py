@@ -1,5 +1,5 @@
 """Imported by a Celery worker's main process when it starts (Celery's ``imports`` setting,
-from ``identsync.preload.CELERY_CONFIG``), before it forks its pool: Airflow's plugins are
+from ``identsync.celery_config.CELERY_CONFIG``), before it forks its pool: Airflow's plugins are
 loaded here once, so pool processes and the task processes they fork start warm."""
 
 from identsync.preload import warm_worker

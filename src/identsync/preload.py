@@ -10,8 +10,9 @@ process then parses the DAG file without importing them (0.34-0.41 s of CPU per 
 before, 0.02 s after, measured with the scheduler; ``bench/README.md``).
 
 The scheduler loads Airflow's plugins before it forks its LocalExecutor workers. A Celery
-worker loads none: ``CELERY_CONFIG`` (``[celery] celery_config_options``) has it import
-``identsync.celery_worker`` at start, which loads them there (``warm_worker``).
+worker loads none: ``identsync.celery_config.CELERY_CONFIG`` (``[celery]
+celery_config_options``) has it import ``identsync.celery_worker`` at start, which loads them
+there (``warm_worker``).
 
 A module that fails to import here is left alone: the task process imports it itself and
 reports the error where it belongs, in the task's log. ``IDENTSYNC_PRELOAD=0`` in a
@@ -77,12 +78,6 @@ def warm_worker() -> None:
     from airflow.sdk.plugins_manager import integrate_macros_plugins
 
     integrate_macros_plugins()
-
-
-#: ``[celery] celery_config_options``: Airflow's Celery settings stay as they are (the provider
-#: applies these on top of them); the worker imports one more module when it starts, before it
-#: forks its pool.
-CELERY_CONFIG = {"imports": ("identsync.celery_worker",)}
 
 
 def warm_start() -> bool:

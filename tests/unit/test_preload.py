@@ -75,12 +75,23 @@ def test_a_celery_worker_loads_the_plugins_before_it_forks_its_pool():
     assert got == {"tasks": True, "page": True, "cached": 1}
 
 
-def test_the_celery_configuration_only_adds_the_module_to_airflows(monkeypatch):
-    from airflow.providers.celery.executors import celery_executor_utils
-
+def test_the_celery_configuration_is_airflows_plus_the_module():
+    # In a fresh interpreter: the provider reads celery_config_options once per process, and
+    # its worker app is built from that dict alone (get_celery_configuration).
     from tools.airflow_stack.settings import CELERY_CONFIG_OPTIONS
 
-    monkeypatch.setenv("AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS", CELERY_CONFIG_OPTIONS)
-    app = celery_executor_utils.create_celery_app(celery_executor_utils.conf)
-    assert tuple(app.conf.imports) == ("identsync.celery_worker",)
-    assert app.conf.broker_url and app.conf.task_acks_late  # Airflow's own settings kept
+    probe = (
+        "import json\n"
+        "from airflow.providers.celery.executors import celery_executor_utils as u\n"
+        "from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG\n"
+        "ours = u.get_celery_configuration()\n"
+        "rest = {k: v for k, v in ours.items() if k != 'imports'}\n"
+        "print(json.dumps({'same': rest == DEFAULT_CELERY_CONFIG, 'imports': ours['imports'],"
+        " 'broker': u.app.conf.broker_url == DEFAULT_CELERY_CONFIG['broker_url']}))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120, check=True,
+                         env={**os.environ, "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS":
+                              CELERY_CONFIG_OPTIONS,
+                              "AIRFLOW__CELERY__BROKER_URL": "redis://127.0.0.1:6379/7"})
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got == {"same": True, "imports": ["identsync.celery_worker"], "broker": True}

@@ -38,8 +38,8 @@ MIN_HEARTBEAT_INTERVAL_S = 1
 #: More runs than task slots cost nothing: their tasks queue like any other.
 BACKFILL_MAX_ACTIVE_RUNS = 16
 #: [celery] celery_config_options: Airflow's Celery settings plus one module the worker imports
-#: at start (identsync.preload).
-CELERY_CONFIG_OPTIONS = "identsync.preload.CELERY_CONFIG"
+#: at start (identsync.celery_config, identsync.preload).
+CELERY_CONFIG_OPTIONS = "identsync.celery_config.CELERY_CONFIG"
 #: [workers] max_failed_heartbeats (default 3): failed heartbeats in a row before a task kills
 #: itself. 15 at 1 s keeps the tolerance of an unreachable API server of the defaults (3 x 5 s).
 MAX_FAILED_HEARTBEATS = 15
