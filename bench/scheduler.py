@@ -56,7 +56,7 @@ from tools.airflow_stack import (
     utcnow,
     worker_concurrency,
 )
-from tools.airflow_stack.settings import SERIAL_SLOTS
+from tools.airflow_stack.settings import task_slots
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "bench" / "var" / "scheduler"
@@ -220,6 +220,9 @@ def where_time_goes(stack: AirflowStack, backfill_id: int | None, t0: datetime,
 
 def run_cell(args: argparse.Namespace) -> dict[str, Any]:
     executor = EXECUTORS[args.executor]
+    slots = args.parallelism or (task_slots(args.pool_slots, executor) if args.pool_slots
+                                 else None)
+    overrides = dict(item.split("=", 1) for item in args.airflow_setting)
     cell = cell_name(args.executor, args.plan, args.receptions, args.days,
                      schedule=args.schedule, one_run=args.one_run,
                      parallelism=args.parallelism)
@@ -247,21 +250,15 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             env["PYTHONPYCACHEPREFIX"] = str(VAR / "pycache")
             workers = args.workers if executor == "CeleryExecutor" else 0
-            extra = {}
-            if args.parallelism:  # an experiment: more task slots than the shipped defaults
-                extra = {k: str(args.parallelism) for k in (
-                    "AIRFLOW__CORE__PARALLELISM", "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG",
-                    "AIRFLOW__CELERY__WORKER_CONCURRENCY")}
-            if args.pool_slots and not args.parallelism:  # the pool's room, as shipped
-                room = args.pool_slots + SERIAL_SLOTS + (
-                    args.pool_slots if executor == "CeleryExecutor" else 0)
-                extra = {k: str(room) for k in (
-                    "AIRFLOW__CORE__PARALLELISM", "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG",
-                    "AIRFLOW__CELERY__WORKER_CONCURRENCY")}
-            extra.update(item.split("=", 1) for item in args.airflow_setting)
+            # Experiments: other task slots (given, or the shipped rule for another pool size)
+            # and other Airflow settings, on top of the shipped ones.
+            extra = {k: str(slots) for k in (
+                "AIRFLOW__CORE__PARALLELISM", "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG",
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY")} if slots else {}
+            extra.update(overrides)
             with AirflowStack(work / "airflow", env, executor=executor, workers=workers,
                               plan=args.plan, extra=extra, slots=args.pool_slots,
-                              concurrency=args.parallelism or None) as stack:
+                              concurrency=slots) as stack:
                 stack.wait_dag(DAG_ID)
                 stack.unpause(DAG_ID)
                 stack.wait_finished(DAG_ID, timeout=300)  # the scheduled run unpausing makes
@@ -311,12 +308,10 @@ def run_cell(args: argparse.Namespace) -> dict[str, Any]:
         "receptions": args.receptions, "days": args.days,
         "latency_ms": args.latency_ms,
         "pool_slots": stack.pool_slots,
-        "parallelism": int(extra.get("AIRFLOW__CORE__PARALLELISM")
-                           or parallelism(args.plan, executor)),
-        "worker_concurrency": (args.parallelism or worker_concurrency(args.plan))
-        if workers else None,
+        "parallelism": slots or parallelism(args.plan, executor),
+        "worker_concurrency": (slots or worker_concurrency(args.plan)) if workers else None,
         "max_active_runs": max_runs,
-        "airflow_settings": dict(item.split("=", 1) for item in args.airflow_setting),
+        "airflow_settings": overrides,
         "responses_503": int(stats["by_status"].get("503", 0)),
         "http_requests": int(stats["http_requests"]),
         "by_status": stats["by_status"],

@@ -85,8 +85,12 @@ def parallelism(plan: str, executor: str = "LocalExecutor") -> int:
     executor ran out of slots while the pool was idle 60% of the time (47,032 receptions/h,
     standard plan); with this room, 66,048/h, the LocalExecutor's figure. The pool still
     bounds what talks to the portal."""
-    extra = pool_slots(plan) if executor == "CeleryExecutor" else 0
-    return pool_slots(plan) + SERIAL_SLOTS + extra
+    return task_slots(pool_slots(plan), executor)
+
+
+def task_slots(pool: int, executor: str = "LocalExecutor") -> int:
+    """[core] parallelism for a pool of ``pool`` slots (``parallelism``'s rule, for any size)."""
+    return pool + SERIAL_SLOTS + (pool if executor == "CeleryExecutor" else 0)
 
 
 def worker_concurrency(plan: str) -> int:
