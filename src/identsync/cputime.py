@@ -12,7 +12,6 @@ the body (XCom, reporting back) is Airflow's and is not in the line.
 from __future__ import annotations
 
 import resource
-import sys
 
 _marks: dict[str, float] = {}
 _preloaded: list[bool] = []
@@ -28,7 +27,9 @@ def mark(name: str) -> None:
     if name not in _marks:
         _marks[name] = process_cpu()
         if name == "dag_file_start":
-            _preloaded[:] = ["identsync.dag.tasks" in sys.modules]
+            from identsync.preload import warm_start  # loaded with the plugins already
+
+            _preloaded[:] = [warm_start()]
 
 
 def body_started() -> float:

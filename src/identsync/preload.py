@@ -70,10 +70,15 @@ def warm(modules: tuple[str, ...] = MODULES) -> list[str]:
     return failed
 
 
+def enabled() -> bool:
+    """``IDENTSYNC_PRELOAD=0`` turns the warm start off in this process."""
+    return os.environ.get("IDENTSYNC_PRELOAD", "1") != "0"
+
+
 def warm_worker() -> None:
     """Load Airflow's plugins in this process as a task process would (the health page's,
     this one, which imports the sync): processes forked from it find them loaded."""
-    if os.environ.get("IDENTSYNC_PRELOAD", "1") == "0":
+    if not enabled():
         return
     from airflow.sdk.plugins_manager import integrate_macros_plugins
 
@@ -98,7 +103,6 @@ class IdentSyncPreload(AirflowPlugin):
     def on_load(cls, *args, **kwargs):
         # A task process imports only what its own task needs (the task bodies import lazily),
         # whether or not it has parsed the DAG file yet: only its parents are warmed.
-        if os.environ.get("IDENTSYNC_PRELOAD", "1") == "0" or warm_start() \
-                or _in_task_process():
+        if not enabled() or warm_start() or _in_task_process():
             return
         warm()
