@@ -32,6 +32,14 @@ class _Ti:
         return len(self.queued & set(logical_dates))
 
 
+def _second_run(cron: str) -> tuple[datetime, datetime, _Ti, dict]:
+    """A backfill's first run and the one after it (``mine``, a day later), both queued."""
+    first = pendulum.datetime(2026, 11, 19, 23, tz="UTC")
+    mine = first + timedelta(days=1)
+    ti = _Ti({first, mine})
+    return first, mine, ti, {"dag": _Dag(cron), "ti": ti, "logical_date": mine}
+
+
 def test_logical_dates_are_the_timetables_own_across_a_dst_day():
     # Berlin's fall-back day has 50 half hours; a daily schedule still starts at midnight.
     day = (datetime(2026, 10, 24, 22, tzinfo=UTC), datetime(2026, 10, 25, 23, tzinfo=UTC))
@@ -55,11 +63,7 @@ def test_a_run_counts_only_queued_or_running_runs_other_than_itself():
 
 
 def test_a_later_run_waits_for_an_earlier_one_to_take_its_day_then_skips():
-    dag = _Dag("0 0 * * *")
-    first = pendulum.datetime(2026, 11, 19, 23, tz="UTC")
-    mine = first + timedelta(days=1)
-    ti = _Ti({first, mine})
-    ctx = {"dag": dag, "ti": ti, "logical_date": mine}
+    first, mine, ti, ctx = _second_run("0 0 * * *")
     answers = iter([None, None, "backfill__first"])
     owner = wait_for_earlier(ctx, (mine, mine + timedelta(days=1)), timedelta(days=7),
                              lambda: next(answers), timeout_s=5, poll_s=0.01)
@@ -84,11 +88,7 @@ def test_a_later_run_stops_waiting_after_the_timeout():
 
 def test_a_run_whose_block_is_taken_asks_nothing_about_the_other_runs():
     # Every run of a */30 backfill after its first: the block's owner is known at once.
-    dag = _Dag("*/30 * * * *")
-    first = pendulum.datetime(2026, 11, 19, 23, tz="UTC")
-    mine = first + timedelta(days=1)
-    ti = _Ti({first, mine})
-    ctx = {"dag": dag, "ti": ti, "logical_date": mine}
+    _, mine, ti, ctx = _second_run("*/30 * * * *")
     owner = wait_for_earlier(ctx, (mine, mine + timedelta(days=1)), timedelta(days=7),
                              lambda: "backfill__first", timeout_s=5, poll_s=0.01)
     assert owner == "backfill__first" and ti.asked == []
